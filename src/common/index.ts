@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './paths.js';
+export * from './digest.js';
+export * from './ids.js';
+export * from './explain.js';

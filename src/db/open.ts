@@ -1,0 +1,71 @@
+/**
+ * Opening the metadata database: pragmas for many concurrent CLI processes
+ * (WAL, a busy timeout, foreign keys) and the ordered migrations.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import { EngineError } from '../common/index.js';
+import { MIGRATIONS, type Migration } from './schema.js';
+
+export type Database = BetterSqlite3.Database;
+
+export interface OpenOptions {
+  /** Open without creating or migrating (for read-only commands on a fresh root). */
+  readonly?: boolean;
+  /** Milliseconds a writer waits for another writer's lock before failing. */
+  busyTimeoutMs?: number;
+}
+
+const require = createRequire(import.meta.url);
+
+/** Opens (creating and migrating when needed) the database at `file`. */
+export function openDatabase(file: string, options: OpenOptions = {}): Database {
+  const Sqlite = require('better-sqlite3') as typeof BetterSqlite3;
+  if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  let db: Database;
+  try {
+    db = new Sqlite(file, { readonly: options.readonly === true, fileMustExist: options.readonly === true });
+  } catch (error) {
+    throw new EngineError('UNAVAILABLE', `open database ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+  db.pragma('foreign_keys = ON');
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    migrate(db, MIGRATIONS);
+  }
+  return db;
+}
+
+/** Runs every migration newer than the database's user_version, each in its own immediate transaction. */
+export function migrate(db: Database, migrations: readonly Migration[]): number {
+  let applied = 0;
+  for (const migration of migrations) {
+    const run = db.transaction(() => {
+      const current = db.pragma('user_version', { simple: true }) as number;
+      if (current >= migration.version) return false;
+      if (current !== migration.version - 1) {
+        throw new EngineError('FAILED_PRECONDITION', `migrate database: at version ${current}, cannot apply ${migration.version} (${migration.name})`);
+      }
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+      return true;
+    });
+    if (run.immediate()) applied++;
+  }
+  const latest = migrations.at(-1)?.version ?? 0;
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > latest) {
+    throw new EngineError('FAILED_PRECONDITION', `open database: schema version ${current} is newer than this engine knows (${latest})`, {
+      hint: 'upgrade didactic-container',
+    });
+  }
+  return applied;
+}
+
+export function schemaVersion(db: Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}

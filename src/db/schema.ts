@@ -1,0 +1,94 @@
+/**
+ * The metadata schema, drawn:
+ *
+ *   images ─┬─< tags                 a tag names one image; an image has 0..n tags
+ *           ├─< image_layers >── layers   ordered layer stack (position 0 = base)
+ *           └─< containers           a container is made from one image
+ *
+ *   images(id PK = config digest, manifest_digest, repo_digests JSON,
+ *          config JSON, os, architecture, variant, size, created, added_at)
+ *   tags(name PK = normalized ref "registry/repo:tag", image_id FK)
+ *   layers(chain_id PK, diff_id, parent_chain_id, blob_digest, media_type,
+ *          compressed_size, size, added_at)
+ *   image_layers(image_id FK, position, chain_id FK)   PK(image_id, position)
+ *   layer_refs (view): chain_id, refs = how many images stack this layer
+ *   containers(id PK, name UNIQUE, image_id FK, image_ref, config JSON
+ *              (immutable intent), state, pid, exit_code, oom_killed,
+ *              error, created_at, started_at, finished_at)
+ *
+ * Immutable intent (a container's config) lives apart from mutable state
+ * (state, pid, exit code, times); every state change is one BEGIN IMMEDIATE
+ * transaction that checks the current state first.
+ *
+ * Migrations are ordered and append-only: never edit one that has shipped,
+ * add the next. `PRAGMA user_version` records how many have run.
+ */
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'images, tags, layers, containers',
+    sql: `
+      CREATE TABLE images (
+        id              TEXT PRIMARY KEY,
+        manifest_digest TEXT,
+        repo_digests    TEXT NOT NULL DEFAULT '[]',
+        config          TEXT NOT NULL,
+        os              TEXT NOT NULL DEFAULT 'linux',
+        architecture    TEXT NOT NULL DEFAULT '',
+        variant         TEXT,
+        size            INTEGER NOT NULL DEFAULT 0,
+        created         TEXT,
+        added_at        TEXT NOT NULL
+      );
+      CREATE TABLE tags (
+        name     TEXT PRIMARY KEY,
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+      );
+      CREATE INDEX tags_image ON tags(image_id);
+      CREATE TABLE layers (
+        chain_id        TEXT PRIMARY KEY,
+        diff_id         TEXT NOT NULL,
+        parent_chain_id TEXT REFERENCES layers(chain_id),
+        blob_digest     TEXT,
+        media_type      TEXT,
+        compressed_size INTEGER,
+        size            INTEGER NOT NULL DEFAULT 0,
+        added_at        TEXT NOT NULL
+      );
+      CREATE TABLE image_layers (
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        chain_id TEXT NOT NULL REFERENCES layers(chain_id),
+        PRIMARY KEY (image_id, position)
+      );
+      CREATE INDEX image_layers_chain ON image_layers(chain_id);
+      CREATE VIEW layer_refs AS
+        SELECT l.chain_id AS chain_id, COUNT(il.image_id) AS refs
+        FROM layers l LEFT JOIN image_layers il ON il.chain_id = l.chain_id
+        GROUP BY l.chain_id;
+      CREATE TABLE containers (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        image_id    TEXT REFERENCES images(id),
+        image_ref   TEXT NOT NULL,
+        config      TEXT NOT NULL,
+        state       TEXT NOT NULL CHECK (state IN ('created','running','paused','stopped','exited','removing','dead')),
+        pid         INTEGER,
+        exit_code   INTEGER,
+        oom_killed  INTEGER NOT NULL DEFAULT 0,
+        error       TEXT,
+        created_at  TEXT NOT NULL,
+        started_at  TEXT,
+        finished_at TEXT
+      );
+      CREATE INDEX containers_image ON containers(image_id);
+    `,
+  },
+];

@@ -1,0 +1,5 @@
+/**
+ * The kernel boundary. Only this module imports child_process and the native
+ * addon; everything above it describes what to do and calls in here to do it.
+ */
+export * from './native.js';
