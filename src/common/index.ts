@@ -3,3 +3,4 @@ export * from './paths.js';
 export * from './digest.js';
 export * from './ids.js';
 export * from './explain.js';
+export * from './version.js';

@@ -1,0 +1,1 @@
+export * from './cgroups/index.js';
