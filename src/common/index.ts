@@ -4,3 +4,4 @@ export * from './digest.js';
 export * from './ids.js';
 export * from './explain.js';
 export * from './version.js';
+export * from './progress.js';

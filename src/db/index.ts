@@ -1,2 +1,4 @@
 export { openDatabase, migrate, schemaVersion, type Database, type OpenOptions } from './open.js';
 export { MIGRATIONS, type Migration } from './schema.js';
+export * as images from './images.js';
+export type { ImageRecord, ImageRow, LayerRecord } from './images.js';
