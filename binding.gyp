@@ -1,0 +1,41 @@
+# Native parts of didactic-container, built by `npm ci` (the "install" script
+# runs `node-gyp rebuild`) or by `npm run build:native`.
+#
+#   didactic_native  Node-API addon in plain C: mount, umount2, mknod, xattrs,
+#                    statfs, and the kernel constants they take.
+#   didactic-probe   static test program that tests run inside containers to
+#                    report what the container sees (pid, ids, caps, mounts...).
+#                    Linked with -static so it runs in any rootfs; needs libc.a
+#                    (Debian: libc6-dev).
+#
+# native/launcher/ (clone, mounts, pivot_root, exec, monitor) gets its own
+# executable target here when it is added.
+{
+  "target_defaults": {
+    "cflags": ["-std=c11", "-Wall", "-Wextra", "-Werror"],
+    "cflags!": ["-Wno-unused-parameter"],
+    "defines": ["_GNU_SOURCE"],
+  },
+  "targets": [
+    {
+      "target_name": "didactic_native",
+      "sources": [
+        "native/addon/addon.c",
+        "native/addon/constants.c",
+        "native/addon/fs-calls.c",
+        "native/addon/js.c",
+        "native/addon/xattr-calls.c",
+      ],
+    },
+    {
+      "target_name": "didactic-probe",
+      "type": "executable",
+      "sources": [
+        "native/probe/json.c",
+        "native/probe/probe.c",
+        "native/probe/report.c",
+      ],
+      "ldflags": ["-static"],
+    },
+  ],
+}

@@ -1,0 +1,23 @@
+/*
+ * didactic_native: the few system calls Node does not offer, as a Node-API
+ * addon in C. Every function is synchronous and thin: it converts arguments,
+ * makes exactly one system call (plus size queries for xattrs) and throws an
+ * fs-style error ({code, errno, syscall, path}) when the call fails. Deciding
+ * what to mount, and turning errors into engine errors, happens in TypeScript.
+ */
+#include "js.h"
+
+static napi_value init(napi_env env, napi_value exports) {
+  if (js_export_function(env, exports, "mount", js_mount) < 0 ||
+      js_export_function(env, exports, "umount2", js_umount2) < 0 ||
+      js_export_function(env, exports, "mknod", js_mknod) < 0 ||
+      js_export_function(env, exports, "statfs", js_statfs) < 0 ||
+      js_export_function(env, exports, "lsetxattr", js_lsetxattr) < 0 ||
+      js_export_function(env, exports, "lgetxattr", js_lgetxattr) < 0 ||
+      js_export_function(env, exports, "llistxattr", js_llistxattr) < 0 ||
+      js_define_constants(env, exports) < 0)
+    return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,84 @@
+/*
+ * mount(2), umount2(2), mknod(2) and statfs(2) for JavaScript.
+ * Each function is synchronous and throws an fs-style error on failure.
+ */
+#include "../common/cleanup.h"
+#include "js.h"
+
+#include <errno.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+
+/* mount(source|null, target, fstype|null, flags, data|null) -> undefined */
+napi_value js_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  CLEANUP_FREE char *source = NULL;
+  CLEANUP_FREE char *target = NULL;
+  CLEANUP_FREE char *fstype = NULL;
+  CLEANUP_FREE char *data = NULL;
+  uint32_t flags = 0;
+  if (js_args(env, info, 5, argv) < 0) return NULL;
+  if (js_string(env, argv[0], "source", 1, &source) < 0) return NULL;
+  if (js_string(env, argv[1], "target", 0, &target) < 0) return NULL;
+  if (js_string(env, argv[2], "fstype", 1, &fstype) < 0) return NULL;
+  if (js_uint32(env, argv[3], "flags", &flags) < 0) return NULL;
+  if (js_string(env, argv[4], "data", 1, &data) < 0) return NULL;
+  if (mount(source, target, fstype, flags, data) < 0) js_throw_errno(env, errno, "mount", target);
+  return NULL;
+}
+
+/* umount2(target, flags) -> undefined */
+napi_value js_umount2(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  CLEANUP_FREE char *target = NULL;
+  uint32_t flags = 0;
+  if (js_args(env, info, 2, argv) < 0) return NULL;
+  if (js_string(env, argv[0], "target", 0, &target) < 0) return NULL;
+  if (js_uint32(env, argv[1], "flags", &flags) < 0) return NULL;
+  if (umount2(target, (int)flags) < 0) js_throw_errno(env, errno, "umount2", target);
+  return NULL;
+}
+
+/* mknod(path, mode, major, minor) -> undefined; mode carries the file type (S_IFCHR...). */
+napi_value js_mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  CLEANUP_FREE char *path = NULL;
+  uint32_t mode = 0, major_number = 0, minor_number = 0;
+  if (js_args(env, info, 4, argv) < 0) return NULL;
+  if (js_string(env, argv[0], "path", 0, &path) < 0) return NULL;
+  if (js_uint32(env, argv[1], "mode", &mode) < 0) return NULL;
+  if (js_uint32(env, argv[2], "major", &major_number) < 0) return NULL;
+  if (js_uint32(env, argv[3], "minor", &minor_number) < 0) return NULL;
+  if (mknod(path, (mode_t)mode, makedev(major_number, minor_number)) < 0)
+    js_throw_errno(env, errno, "mknod", path);
+  return NULL;
+}
+
+/* statfs(path) -> {type, bsize, blocks, bfree, bavail, files, ffree, namelen, frsize, flags} */
+napi_value js_statfs(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  CLEANUP_FREE char *path = NULL;
+  struct statfs st;
+  if (js_args(env, info, 1, argv) < 0) return NULL;
+  if (js_string(env, argv[0], "path", 0, &path) < 0) return NULL;
+  if (statfs(path, &st) < 0) {
+    js_throw_errno(env, errno, "statfs", path);
+    return NULL;
+  }
+  if (js_check(env, napi_create_object(env, &result)) < 0) return NULL;
+  /* f_type is a signed word; magic numbers are 32-bit, so keep it unsigned 32. */
+  if (js_set_number(env, result, "type", (double)(uint32_t)st.f_type) < 0 ||
+      js_set_number(env, result, "bsize", (double)st.f_bsize) < 0 ||
+      js_set_number(env, result, "blocks", (double)st.f_blocks) < 0 ||
+      js_set_number(env, result, "bfree", (double)st.f_bfree) < 0 ||
+      js_set_number(env, result, "bavail", (double)st.f_bavail) < 0 ||
+      js_set_number(env, result, "files", (double)st.f_files) < 0 ||
+      js_set_number(env, result, "ffree", (double)st.f_ffree) < 0 ||
+      js_set_number(env, result, "namelen", (double)st.f_namelen) < 0 ||
+      js_set_number(env, result, "frsize", (double)st.f_frsize) < 0 ||
+      js_set_number(env, result, "flags", (double)st.f_flags) < 0)
+    return NULL;
+  return result;
+}
