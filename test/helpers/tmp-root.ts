@@ -1,0 +1,69 @@
+/**
+ * A private pair of engine roots for one test, under os.tmpdir(). dispose()
+ * detaches whatever is still mounted below it (deepest first, lazily) and then
+ * removes the whole tree, so a test that fails half-way leaves nothing behind.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface TempRoot {
+  /** The temp directory holding everything below. */
+  dir: string;
+  /** Use as the engine's --root. */
+  root: string;
+  /** Use as the engine's --run-root. */
+  runRoot: string;
+  /** Unmounts anything left below `dir` and removes it; safe to call twice. */
+  dispose(): void;
+}
+
+export function createTempRoot(prefix = 'dctr-test-'): TempRoot {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const root = join(dir, 'root');
+  const runRoot = join(dir, 'run');
+  mkdirSync(root);
+  mkdirSync(runRoot);
+  let disposed = false;
+  return {
+    dir,
+    root,
+    runRoot,
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      unmountBelow(dir);
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    },
+  };
+}
+
+/** Mount points at or below `dir` in this process's mount namespace, deepest first. */
+export function mountsBelow(dir: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  for (const line of text.split('\n')) {
+    // Field 5 (index 4) is the mount point, with space, tab, newline and backslash octal-escaped.
+    const field = line.split(' ')[4];
+    if (!field) continue;
+    const mountPoint = field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+    if (mountPoint === dir || mountPoint.startsWith(dir + '/')) found.push(mountPoint);
+  }
+  // Later lines are mounted on top of earlier ones; longer paths are deeper.
+  return found.reverse().sort((a, b) => b.length - a.length);
+}
+
+/** Lazily detaches every mount at or below `dir`; returns the mount points it tried. */
+export function unmountBelow(dir: string): string[] {
+  const mounts = mountsBelow(dir);
+  for (const mountPoint of mounts) {
+    spawnSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
+  }
+  return mounts;
+}
