@@ -572,6 +572,21 @@ export async function fetchManifest(
   };
 }
 
+/** Fetches a blob from a registry over plain HTTP (following the storage redirect if any). */
+export async function fetchBlob(
+  host: string,
+  repository: string,
+  digest: Digest,
+  credentials?: RegistryCredentials,
+): Promise<Buffer> {
+  const headers: Record<string, string> = {};
+  if (credentials) headers['authorization'] = `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString('base64')}`;
+  const response = await fetch(`http://${host}/v2/${repository}/blobs/${digest}`, { headers });
+  const body = Buffer.from(await response.arrayBuffer());
+  if (response.status !== 200) throw new Error(`GET blob ${repository}@${digest}: HTTP ${response.status}`);
+  return body;
+}
+
 export const TEST_REPOSITORIES = {
   busybox: 'didactic/busybox',
   busyboxDocker: 'didactic/busybox-docker',
