@@ -1,0 +1,87 @@
+/**
+ * The test entry point (`npm test` runs it after tsc): finds every compiled
+ * `*.test.js` under dist/src (unit) and dist/test (integration, e2e), starts
+ * one registry with the test images for the whole run when root, and hands
+ * the files to node's own test runner. Its summary is the last thing printed.
+ *
+ *   node dist/test/run.js          all tests
+ *   node dist/test/run.js --unit   only dist/src
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRegistry, type TestRegistry } from './helpers/registry.js';
+import { buildTestImages } from './helpers/images.js';
+
+const distRoot = dirname(dirname(fileURLToPath(import.meta.url)));
+const projectRoot = dirname(distRoot);
+
+/** Compiled test files below `dir`, skipping ones whose TypeScript source is gone. */
+function findTests(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...findTests(full));
+    else if (entry.isFile() && entry.name.endsWith('.test.js')) {
+      const source = join(projectRoot, relative(distRoot, full)).replace(/\.js$/, '.ts');
+      if (existsSync(source)) out.push(full);
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const unitOnly = process.argv.includes('--unit');
+  const files = [...findTests(join(distRoot, 'src')).sort()];
+  if (!unitOnly) files.push(...findTests(join(distRoot, 'test')).sort());
+  if (files.length === 0) {
+    console.error(`no compiled *.test.js files under ${distRoot}; run tsc first`);
+    return 1;
+  }
+  const env = { ...process.env };
+  let registry: TestRegistry | undefined;
+  let child: ReturnType<typeof spawn> | undefined;
+  let interrupted: NodeJS.Signals | undefined;
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = signal;
+    // The test runner is in our process group and usually got the signal too;
+    // send it anyway in case it came from kill(1) aimed at us alone.
+    if (child && child.exitCode === null && child.pid !== undefined) child.kill(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    if (!unitOnly) {
+      if (process.getuid?.() === 0) {
+        registry = await startRegistry();
+        if (interrupted) return 130;
+        const images = await buildTestImages(registry.host);
+        env['DCTR_TEST_REGISTRY'] = registry.host;
+        env['DCTR_TEST_IMAGES'] = JSON.stringify(images);
+      } else {
+        console.log('integration tests will skip: they need root (namespaces, mounts, cgroups, chroot), and this is not root');
+      }
+    }
+    if (interrupted) return 130;
+    const started = spawn(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
+    child = started;
+    return await new Promise<number>((resolve) => {
+      started.once('error', () => resolve(1));
+      started.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : 1)));
+    });
+  } finally {
+    if (registry) await registry.stop();
+  }
+}
+
+main().then(
+  (status) => process.exit(status),
+  (error: unknown) => {
+    console.error(`test setup failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);
