@@ -87,10 +87,10 @@ export class V1CgroupManager implements CgroupManager {
         for (const segment of this.path.split('/')) {
           const parentDir = dir;
           dir = path.join(dir, segment);
-          const made = this.files.mkdir(dir, `create the ${controllers.join(',')} group ${path.relative(mount, dir)}`);
+          this.files.mkdir(dir, `create the ${controllers.join(',')} group ${path.relative(mount, dir)}`);
           // A new cpuset group starts with no CPUs and no memory nodes, and no
           // task can join it until both are set: copy them from the parent.
-          if (made && controllers.includes('cpuset')) this.copyCpuset(parentDir, dir);
+          if (controllers.includes('cpuset')) this.copyCpuset(parentDir, dir);
         }
       }
       return await this.set(resources);
