@@ -46,10 +46,12 @@ async function main(): Promise<number> {
   let interrupted: NodeJS.Signals | undefined;
 
   const onSignal = (signal: NodeJS.Signals) => {
+    const again = interrupted !== undefined;
     interrupted = signal;
     // The test runner is in our process group and usually got the signal too;
-    // send it anyway in case it came from kill(1) aimed at us alone.
-    if (child && child.exitCode === null && child.pid !== undefined) child.kill(signal);
+    // send it anyway in case it came from kill(1) aimed at us alone. A second
+    // signal stops it for good.
+    if (child && child.exitCode === null && child.pid !== undefined) child.kill(again ? 'SIGKILL' : signal);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -71,7 +73,11 @@ async function main(): Promise<number> {
     child = started;
     return await new Promise<number>((resolve) => {
       started.once('error', () => resolve(1));
-      started.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : 1)));
+      started.once('exit', (code, signal) => {
+        if (code !== null && code !== 0) resolve(code);
+        else if (interrupted || signal) resolve(130); // an interrupted run never passes
+        else resolve(code ?? 1);
+      });
     });
   } finally {
     if (registry) await registry.stop();
