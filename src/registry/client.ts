@@ -88,7 +88,7 @@ export interface BlobResult {
   totalSize: number | undefined;
   /** The byte offset the body starts at: the requested offset for 206, 0 for 200. */
   offset: number;
-  /** The body; consume it or destroy it. */
+  /** The body; consume it or destroy it. Errors (a dropped connection, an abort) reach its readers. */
   body: Readable;
 }
 
@@ -445,11 +445,14 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       checkRepository(context, ref.repository);
       const reference = ref.digest ?? ref.tag;
       if (reference === undefined) throw new EngineError('INVALID_ARGUMENT', `${context}: the reference has neither a tag nor a digest`);
+      if (ref.digest === undefined && !/^[\w][\w.-]{0,127}$/.test(reference)) {
+        throw new EngineError('INVALID_ARGUMENT', `${context}: invalid tag ${JSON.stringify(reference)}`);
+      }
       if (ref.digest !== undefined && !isDigest(ref.digest)) {
         throw new EngineError('INVALID_ARGUMENT', `${context}: ${JSON.stringify(ref.digest)} is not a sha256 digest`);
       }
       const accept = (manifestOptions.accept ?? DEFAULT_MANIFEST_ACCEPT).join(', ');
-      const answer = await apiGet(registry, `/v2/${ref.repository}/manifests/${encodeURIComponent(reference)}`, pullScope(ref.repository), {
+      const answer = await apiGet(registry, `/v2/${ref.repository}/manifests/${reference}`, pullScope(ref.repository), {
         context,
         headers: { accept },
         signal: manifestOptions.signal,
@@ -521,11 +524,13 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         throw await failure(answer, context, true);
       };
 
-      const first = await attempt(offset);
-      if (first !== 'restart') return first;
-      const whole = await attempt(0);
-      if (whole === 'restart') throw new EngineError('UNAVAILABLE', `${context}: the registry answered a whole-blob request with a range`);
-      return whole;
+      let result = await attempt(offset);
+      if (result === 'restart') result = await attempt(0);
+      if (result === 'restart') throw new EngineError('UNAVAILABLE', `${context}: the registry answered a whole-blob request with a range`);
+      // A caller that destroys the body without listening for errors must not crash the
+      // process with undici's abort error; readers (pipeline, for await) still see errors.
+      result.body.on('error', () => {});
+      return result;
     },
 
     async login(registryName, username, password, loginOptions = {}) {
