@@ -162,22 +162,23 @@ export function containersUsingImage(db: Database, imageId: string): { id: strin
 
 /**
  * Deletes an image row, its tags and stack, and every layer row no other image
- * stacks. Returns the chain ids of the layers that are now unreferenced, for the
+ * stacks. Returns the layers that are now unreferenced (top first), for the
  * caller to delete from disk after the transaction committed.
  */
-export function deleteImage(db: Database, imageId: string): string[] {
+export function deleteImage(db: Database, imageId: string): LayerRecord[] {
   return db.transaction(() => {
     const chain = db.prepare('SELECT chain_id FROM image_layers WHERE image_id = ? ORDER BY position DESC').pluck().all(imageId) as string[];
     db.prepare('DELETE FROM images WHERE id = ?').run(imageId);
-    const orphaned: string[] = [];
+    const orphaned: LayerRecord[] = [];
     const refs = db.prepare('SELECT refs FROM layer_refs WHERE chain_id = ?').pluck();
     const children = db.prepare('SELECT COUNT(*) FROM layers WHERE parent_chain_id = ?').pluck();
+    const read = db.prepare('SELECT * FROM layers WHERE chain_id = ?');
     const drop = db.prepare('DELETE FROM layers WHERE chain_id = ?');
     // Top of the stack first: a layer can go only when no image stacks it and no layer sits on it.
     for (const chainId of chain) {
       if ((refs.get(chainId) as number) === 0 && (children.get(chainId) as number) === 0) {
+        orphaned.push(toLayer(read.get(chainId) as RawLayer));
         drop.run(chainId);
-        orphaned.push(chainId);
       }
     }
     return orphaned;
@@ -201,17 +202,18 @@ export function countLayerRefs(db: Database, chainId: string): number {
   return (db.prepare('SELECT refs FROM layer_refs WHERE chain_id = ?').pluck().get(chainId) as number | undefined) ?? 0;
 }
 
-export function listLayers(db: Database): LayerRecord[] {
-  const rows = db.prepare('SELECT * FROM layers ORDER BY chain_id').all() as {
-    chain_id: string;
-    diff_id: string;
-    parent_chain_id: string | null;
-    blob_digest: string | null;
-    media_type: string | null;
-    compressed_size: number | null;
-    size: number;
-  }[];
-  return rows.map((row) => ({
+interface RawLayer {
+  chain_id: string;
+  diff_id: string;
+  parent_chain_id: string | null;
+  blob_digest: string | null;
+  media_type: string | null;
+  compressed_size: number | null;
+  size: number;
+}
+
+function toLayer(row: RawLayer): LayerRecord {
+  return {
     chainId: row.chain_id,
     diffId: row.diff_id,
     parentChainId: row.parent_chain_id,
@@ -219,5 +221,14 @@ export function listLayers(db: Database): LayerRecord[] {
     mediaType: row.media_type,
     compressedSize: row.compressed_size,
     size: row.size,
-  }));
+  };
+}
+
+export function getLayer(db: Database, chainId: string): LayerRecord | undefined {
+  const row = db.prepare('SELECT * FROM layers WHERE chain_id = ?').get(chainId) as RawLayer | undefined;
+  return row === undefined ? undefined : toLayer(row);
+}
+
+export function listLayers(db: Database): LayerRecord[] {
+  return (db.prepare('SELECT * FROM layers ORDER BY chain_id').all() as RawLayer[]).map(toLayer);
 }

@@ -1,17 +1,40 @@
+import fs from 'node:fs';
 import { resolvePaths, silentExplainer } from '../common/index.js';
+import { images } from '../db/index.js';
 import { readEngineInfo } from './info.js';
-import type { Engine, EngineOptions } from './types.js';
+import { imageHistory, inspectImage, listImageSummaries, pruneImages, removeImage, tagImage } from './images.js';
+import { importImage, pull } from './pull.js';
+import { createEngineState } from './state.js';
+import type { Engine, EngineOptions, StoreCheckReport } from './types.js';
 
 /** Creates the engine over a data root. Nothing is opened or created until a verb needs it. */
 export function createEngine(options: EngineOptions = {}): Engine {
   const paths = resolvePaths(options);
-  const explainer = options.explainer ?? silentExplainer;
-  void explainer;
+  const insecure = options.insecureRegistries ?? (process.env.DIDACTIC_INSECURE_REGISTRIES ?? '').split(',').filter(Boolean);
+  const state = createEngineState(paths, options.explainer ?? silentExplainer, { insecureRegistries: insecure, credentialsFile: options.credentialsFile });
   return {
     paths,
-    async info() {
-      return readEngineInfo(paths);
+    info: async () => readEngineInfo(paths),
+    pull: (ref, pullOptions) => pull(state, ref, pullOptions),
+    importImage: (name, importOptions) => importImage(state, name, importOptions),
+    listImages: async () => listImageSummaries(state),
+    inspectImage: async (ref) => inspectImage(state, ref),
+    imageHistory: async (ref) => imageHistory(state, ref),
+    tagImage: async (source, target) => tagImage(state, source, target),
+    removeImage: async (ref, removeOptions) => removeImage(state, ref, removeOptions),
+    pruneImages: async () => pruneImages(state),
+    login: (registry, username, password) => state.registry().login(registry, username, password),
+    logout: (registry) => state.registry().logout(registry),
+    async checkStore(checkOptions = {}): Promise<StoreCheckReport> {
+      const report = await state.content().verifyAll({ removeBad: checkOptions.repair === true });
+      const missing: string[] = [];
+      let ok = 0;
+      for (const layer of images.listLayers(state.db())) {
+        if (state.layers().hasLayer(layer.chainId as `sha256:${string}`) && fs.existsSync(state.layers().layerDir(layer.chainId as `sha256:${string}`))) ok++;
+        else missing.push(layer.chainId);
+      }
+      return { blobs: { ok: report.ok.length, bad: report.bad }, layers: { ok, missing } };
     },
-    close() {},
+    close: () => void state.close(),
   };
 }

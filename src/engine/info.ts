@@ -8,7 +8,7 @@ import os from 'node:os';
 import { engineVersion, type EnginePaths } from '../common/index.js';
 import { openDatabase } from '../db/index.js';
 import { detectCgroupLayout } from '../runtime/index.js';
-import { statfs } from '../sys/index.js';
+import { sys } from '../sys/index.js';
 import type { CgroupInfo, EngineInfo } from './types.js';
 
 export function readEngineInfo(paths: EnginePaths): EngineInfo {
@@ -84,7 +84,7 @@ function probeBackingFilesystem(root: string): string | null {
   let dir = root;
   while (!fs.existsSync(dir) && dir !== '/') dir = dir.slice(0, dir.lastIndexOf('/')) || '/';
   try {
-    const { type } = statfs(dir);
+    const { type } = sys.statfs(dir);
     return FILESYSTEM_NAMES.get(type) ?? `0x${type.toString(16)}`;
   } catch {
     return null;

@@ -1,0 +1,223 @@
+/**
+ * The pull walk: reference -> manifest (choosing a platform from an index) ->
+ * config -> layers. Blobs go through the content store (ingest, verify,
+ * rename; partial downloads resume with a Range request), layers are unpacked
+ * by the layer store and appear only once their diff id verified. Recording
+ * the image in the database is the caller's (the engine's) job, done only
+ * when everything here succeeded.
+ */
+import fs from 'node:fs';
+import { EngineError, ignoreProgress, type Digest, type ProgressSink } from '../common/index.js';
+import type { ContentStore } from '../content/index.js';
+import type { RegistryClient } from '../registry/index.js';
+import { chainIds, type LayerStore } from '../snapshot/index.js';
+import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from './manifest.js';
+import { choosePlatform, hostPlatform, parsePlatform } from './platform.js';
+import { formatReference, fullName, parseReference, type ImageReference } from './reference.js';
+
+export interface PullDeps {
+  registry: RegistryClient;
+  content: ContentStore;
+  layers: LayerStore;
+  /** Uncompressed size of a layer already recorded (by the engine's database), if known. */
+  knownLayerSize?(chainId: Digest): number | undefined;
+}
+
+export interface PullWalkOptions {
+  platform?: string | undefined;
+  concurrency?: number | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ProgressSink | undefined;
+}
+
+export interface PulledLayer {
+  chainId: Digest;
+  diffId: Digest;
+  parentChainId: Digest | null;
+  blob: Descriptor;
+  /** Uncompressed size. */
+  size: number;
+}
+
+export interface PulledImage {
+  ref: ImageReference;
+  /** The digest the reference resolved to (the index's, for a multi-platform image). */
+  repoDigest: string;
+  manifestDigest: Digest;
+  manifest: ImageManifest;
+  configDigest: Digest;
+  configBytes: Buffer;
+  config: ImageConfig;
+  layers: PulledLayer[];
+  downloadedBytes: number;
+  cachedLayers: number;
+}
+
+export async function pullImage(deps: PullDeps, input: string, options: PullWalkOptions = {}): Promise<PulledImage> {
+  const ref = parseReference(input);
+  const name = formatReference(ref);
+  const progress = options.onProgress ?? ignoreProgress;
+  const signal = options.signal;
+  const context = `pull ${input}`;
+
+  const top = await deps.registry.getManifest(ref, { signal });
+  progress({ kind: 'resolve', ref: name, digest: top.digest });
+  let parsed = parseManifest(top.bytes, top.mediaType);
+  let manifestDigest = top.digest;
+  let manifestBytes = top.bytes;
+  if (parsed.kind === 'index') {
+    const wanted = options.platform === undefined ? hostPlatform() : parsePlatform(options.platform);
+    const chosen = choosePlatform(parsed.index, wanted);
+    const child = await deps.registry.getManifest({ ...ref, digest: chosen.digest }, { signal });
+    parsed = parseManifest(child.bytes, child.mediaType);
+    if (parsed.kind !== 'manifest') throw new EngineError('INTEGRITY', `${context}: index entry ${chosen.digest} is another index`);
+    manifestDigest = child.digest;
+    manifestBytes = child.bytes;
+  }
+  const manifest = parsed.manifest;
+
+  const configDigest = manifest.config.digest as Digest;
+  const configBytes = await fetchSmallBlob(deps, ref, manifest.config, signal);
+  const config = parseImageConfig(configBytes);
+  const diffIds = config.rootfs.diff_ids as Digest[];
+  if (diffIds.length !== manifest.layers.length) {
+    throw new EngineError(
+      'INTEGRITY',
+      `${context}: manifest lists ${manifest.layers.length} layers but the config has ${diffIds.length} diff ids`,
+    );
+  }
+  const chain = chainIds(diffIds);
+
+  // Stop every download when one fails or the user interrupts.
+  const controller = new AbortController();
+  const stopAll = () => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', stopAll, { once: true });
+  let downloadedBytes = 0;
+  let cachedLayers = 0;
+  const sizes: number[] = new Array(manifest.layers.length).fill(0);
+
+  const pullLayer = async (index: number) => {
+    const blob = manifest.layers[index]!;
+    const chainId = chain[index]!;
+    if (deps.layers.hasLayer(chainId)) {
+      sizes[index] = deps.knownLayerSize?.(chainId) ?? 0;
+      cachedLayers++;
+      progress({ kind: 'layer-cached', digest: blob.digest });
+      return;
+    }
+    downloadedBytes += await downloadBlob(deps, ref, blob, controller.signal, progress);
+    const total = deps.content.info(blob.digest as Digest).size;
+    const result = await deps.layers.unpackInto(chainId, fs.createReadStream(deps.content.blobPath(blob.digest as Digest)), diffIds[index]!, {
+      what: `layer ${blob.digest}`,
+      onProgress: (bytesIn: number) => progress({ kind: 'extract', digest: blob.digest, current: bytesIn, total }),
+    });
+    sizes[index] = result.size;
+    progress({ kind: 'layer-done', digest: blob.digest });
+  };
+
+  try {
+    await runLimited(manifest.layers.length, options.concurrency ?? 3, pullLayer, controller);
+  } finally {
+    signal?.removeEventListener('abort', stopAll);
+  }
+
+  // The manifests are kept too, so the image can be inspected (and later pushed or saved) as pulled.
+  deps.content.writeBlob(manifestDigest, manifestBytes);
+  if (top.digest !== manifestDigest) deps.content.writeBlob(top.digest, top.bytes);
+
+  const layers: PulledLayer[] = manifest.layers.map((blob, index) => ({
+    chainId: chain[index]!,
+    diffId: diffIds[index]!,
+    parentChainId: index === 0 ? null : chain[index - 1]!,
+    blob,
+    size: sizes[index]!,
+  }));
+  progress({ kind: 'done', ref: name, imageId: configDigest, digest: top.digest, downloadedBytes });
+  return {
+    ref,
+    repoDigest: `${fullName(ref)}@${top.digest}`,
+    manifestDigest,
+    manifest,
+    configDigest,
+    configBytes,
+    config,
+    layers,
+    downloadedBytes,
+    cachedLayers,
+  };
+}
+
+/** A config (or other small blob): from the store when present, else fetched whole and verified. */
+async function fetchSmallBlob(deps: PullDeps, ref: ImageReference, descriptor: Descriptor, signal: AbortSignal | undefined): Promise<Buffer> {
+  const digest = descriptor.digest as Digest;
+  if (deps.content.has(digest)) return deps.content.readBlob(digest);
+  const answer = await deps.registry.fetchBlob(ref.registry, ref.repository, digest, { signal });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of answer.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > descriptor.size) {
+      answer.body.destroy();
+      throw new EngineError('INTEGRITY', `blob ${digest}: larger than the ${descriptor.size} bytes its descriptor says`);
+    }
+    chunks.push(chunk);
+  }
+  const bytes = Buffer.concat(chunks);
+  if (bytes.length !== descriptor.size) {
+    throw new EngineError('INTEGRITY', `blob ${digest}: got ${bytes.length} bytes, its descriptor says ${descriptor.size}`);
+  }
+  deps.content.writeBlob(digest, bytes);
+  return bytes;
+}
+
+/**
+ * Downloads one blob into the content store, resuming a partial download left
+ * by an earlier attempt. Returns the bytes that came over the network.
+ */
+async function downloadBlob(deps: PullDeps, ref: ImageReference, blob: Descriptor, signal: AbortSignal, progress: ProgressSink): Promise<number> {
+  const digest = blob.digest as Digest;
+  if (deps.content.has(digest)) return 0;
+  const ingest = await deps.content.openIngest(digest, blob.size, { signal });
+  if (ingest.alreadyExists) return 0;
+  let received = 0;
+  try {
+    if (ingest.offset < blob.size) {
+      const resumedFrom = ingest.offset;
+      const answer = await deps.registry.fetchBlob(ref.registry, ref.repository, digest, { offset: ingest.offset, signal });
+      if (answer.offset === 0 && ingest.offset > 0) ingest.reset();
+      progress({ kind: 'download', digest, current: ingest.offset, total: blob.size, ...(resumedFrom > 0 && answer.offset > 0 ? { resumedFrom } : {}) });
+      for await (const chunk of answer.body as AsyncIterable<Buffer>) {
+        ingest.write(chunk);
+        received += chunk.length;
+        progress({ kind: 'download', digest, current: ingest.offset, total: blob.size });
+      }
+    }
+    progress({ kind: 'verify', digest });
+    await ingest.commit();
+    return received;
+  } catch (error) {
+    await ingest.abort();
+    throw error;
+  }
+}
+
+/** Runs task(0..count-1) with at most `limit` at once; the first failure aborts the rest and is rethrown. */
+async function runLimited(count: number, limit: number, task: (index: number) => Promise<void>, controller: AbortController): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (failure === undefined && next < count) {
+      const index = next++;
+      try {
+        await task(index);
+      } catch (error) {
+        if (failure === undefined) {
+          failure = error;
+          controller.abort(error);
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, worker));
+  if (failure !== undefined) throw failure;
+}
