@@ -11,7 +11,8 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { isEngineError, type ErrorCode } from '../common/index.js';
-import { parseManifest } from '../image/index.js';
+// The file, not the index: image's index also carries the pull walk, which imports this module.
+import { parseManifest } from '../image/manifest.js';
 import { createRegistryClient, type RegistryClientOptions } from './client.js';
 import { createFileCredentialStore, createMemoryCredentialStore } from './credentials.js';
 

@@ -28,7 +28,7 @@ import {
   type TokenAnswer,
 } from './auth.js';
 import type { CredentialStore } from './credentials.js';
-import { errorForConnection, errorForStatus, isAbortError } from './errors.js';
+import { errorForConnection, errorForStatus, isAbortError, isConnectionFailure } from './errors.js';
 import { apiHost, canonicalRegistry, displayRepository, isInsecureRegistry, isLoopbackHost } from './hosts.js';
 
 /** What the client needs of an image ref (the image module's ImageReference fits). */
@@ -280,9 +280,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         origins.set(registry, origin);
         return result;
       } catch (error) {
-        const connectFailed =
-          error instanceof EngineError && error.code === 'UNAVAILABLE' && /unreachable|tls handshake/.test(error.message);
-        if (!connectFailed || scheme === schemes[schemes.length - 1]) throw error;
+        if (!isConnectionFailure(error) || scheme === schemes[schemes.length - 1]) throw error;
         lastError = error;
       }
     }

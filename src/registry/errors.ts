@@ -127,8 +127,21 @@ export function isAbortError(error: unknown): boolean {
     ((error as { name?: unknown }).name === 'AbortError' || errorCode(error) === 'ABORT_ERR' || errorCode(error) === 'UND_ERR_ABORTED');
 }
 
+const connectionFailures = new WeakSet<EngineError>();
+
+/** True for errors made by errorForConnection: the registry could not be reached or spoken to. */
+export function isConnectionFailure(error: unknown): boolean {
+  return error instanceof EngineError && connectionFailures.has(error);
+}
+
 /** Maps a failure to connect or to read an answer. Abort errors are not passed here. */
 export function errorForConnection(context: string, host: string, error: unknown): EngineError {
+  const mapped = mapConnectionError(context, host, error);
+  connectionFailures.add(mapped);
+  return mapped;
+}
+
+function mapConnectionError(context: string, host: string, error: unknown): EngineError {
   const code = errorCode(error);
   if (isTlsError(error)) {
     return new EngineError('UNAVAILABLE', `${context}: registry ${host} failed the TLS handshake (${code ?? 'tls error'})`, {
