@@ -7,7 +7,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { COMMANDS, NOUNS, type CommandSpec, type OptionSpec } from './table.js';
 import { createContext, createOutput, type GlobalOptions, type Output } from './context.js';
-import { engineVersion } from '../common/version.js';
+import { engineVersion } from '../common/index.js';
 
 const PROGRAM = 'didactic-container';
 const ENGINE_FAILURE = 125;
