@@ -84,11 +84,12 @@ export class V2CgroupManager implements CgroupManager {
         });
       }
     }
+    const needed = controllersNeeded(resources);
     const enable = WANTED_CONTROLLERS.filter((c) => available.includes(c));
     try {
       let dir = this.fsRoot;
       for (const segment of this.path.split('/')) {
-        this.enableControllers(dir, enable);
+        this.enableControllers(dir, enable, needed);
         dir = path.join(dir, segment);
         this.files.mkdir(dir, `create the group ${path.relative(this.fsRoot, dir)}`);
       }
@@ -99,14 +100,23 @@ export class V2CgroupManager implements CgroupManager {
     }
   }
 
-  /** Lists the controllers in `dir`'s cgroup.subtree_control, so its child groups get their files. */
-  private enableControllers(dir: string, controllers: string[]): void {
-    if (controllers.length === 0) return;
+  /**
+   * Lists the controllers in `dir`'s cgroup.subtree_control, so its child
+   * groups get their files. One write per controller: a controller the
+   * resources need must succeed; one only wanted (for stats) may be refused
+   * (e.g. cpu while realtime tasks run) without failing the container.
+   */
+  private enableControllers(dir: string, controllers: string[], needed: string[]): void {
     const file = path.join(dir, 'cgroup.subtree_control');
     const enabled = words(this.files.read(file)).map((w) => w.replace(/^\+/, ''));
-    const missing = controllers.filter((c) => !enabled.includes(c));
-    if (missing.length === 0) return;
-    this.files.write(file, missing.map((c) => `+${c}`).join(' '), `let the groups below ${path.relative(this.fsRoot, dir) || 'the root'} use ${missing.join(', ')}`);
+    const where = path.relative(this.fsRoot, dir) || 'the root';
+    for (const controller of controllers.filter((c) => !enabled.includes(c))) {
+      try {
+        this.files.write(file, `+${controller}`, `let the groups below ${where} use the ${controller} controller`);
+      } catch (error) {
+        if (needed.includes(controller)) throw error;
+      }
+    }
   }
 
   async apply(pid: number): Promise<void> {
