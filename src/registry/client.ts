@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import tls from 'node:tls';
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { EngineError, isDigest, type Digest } from '../common/index.js';
 import {
@@ -28,7 +28,7 @@ import {
   type TokenAnswer,
 } from './auth.js';
 import type { CredentialStore } from './credentials.js';
-import { errorForConnection, errorForStatus, isAbortError, isConnectionFailure } from './errors.js';
+import { errorForBrokenBody, errorForConnection, errorForStatus, isAbortError, isConnectionFailure } from './errors.js';
 import { apiHost, canonicalRegistry, displayRepository, isInsecureRegistry, isLoopbackHost } from './hosts.js';
 
 /** What the client needs of an image ref (the image module's ImageReference fits). */
@@ -155,6 +155,32 @@ async function discard(body: Answer['body']): Promise<void> {
   } catch {
     body.destroy();
   }
+}
+
+/**
+ * The body handed to callers: the same bytes, with failures mid-body turned
+ * into UNAVAILABLE errors naming the blob (aborts pass through unchanged), and
+ * destroying it closes the response.
+ */
+function wrapBody(body: Answer['body'], context: string, host: string): Readable {
+  const out = new Readable({
+    highWaterMark: 256 * 1024,
+    read() {
+      body.resume();
+    },
+    destroy(error, callback) {
+      body.destroy();
+      callback(error);
+    },
+  });
+  body.on('data', (chunk: Buffer) => {
+    if (!out.push(chunk)) body.pause();
+  });
+  body.on('end', () => out.push(null));
+  body.on('error', (error) => {
+    out.destroy(isAbortError(error) ? error : errorForBrokenBody(context, host, error));
+  });
+  return out;
 }
 
 function systemCa(): string[] | undefined {
@@ -503,7 +529,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         const length = Number(header(answer.headers, 'content-length'));
         const contentLength = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
         if (answer.status === 200) {
-          return { status: 200, totalSize: contentLength, offset: 0, body: answer.body };
+          return { status: 200, totalSize: contentLength, offset: 0, body: wrapBody(answer.body, context, answer.url.host) };
         }
         if (answer.status === 206 && from > 0) {
           const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(answer.headers, 'content-range')?.trim() ?? '');
@@ -513,7 +539,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
             return 'restart';
           }
           const total = range[3] === '*' ? (contentLength === undefined ? undefined : from + contentLength) : Number(range[3]);
-          return { status: 206, totalSize: total, offset: from, body: answer.body };
+          return { status: 206, totalSize: total, offset: from, body: wrapBody(answer.body, context, answer.url.host) };
         }
         if (answer.status === 416 && from > 0) {
           await discard(answer.body);
@@ -525,9 +551,6 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       let result = await attempt(offset);
       if (result === 'restart') result = await attempt(0);
       if (result === 'restart') throw new EngineError('UNAVAILABLE', `${context}: the registry answered a whole-blob request with a range`);
-      // A caller that destroys the body without listening for errors must not crash the
-      // process with undici's abort error; readers (pipeline, for await) still see errors.
-      result.body.on('error', () => {});
       return result;
     },
 

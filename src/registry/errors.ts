@@ -152,3 +152,10 @@ function mapConnectionError(context: string, host: string, error: unknown): Engi
   const why = code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'name not found' : code !== undefined && UNREACHABLE_CODES.has(code) ? code.toLowerCase() : code ?? 'connection failed';
   return new EngineError('UNAVAILABLE', `${context}: registry ${host} unreachable (${why})`, { cause: error });
 }
+
+/** Maps a failure while reading a body that had started: a dropped connection, a timeout, a short body. */
+export function errorForBrokenBody(context: string, host: string, error: unknown): EngineError {
+  const code = errorCode(error);
+  const why = code === 'UND_ERR_BODY_TIMEOUT' ? 'the registry stopped sending' : code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' ? 'the body is shorter than announced' : 'the connection was lost';
+  return new EngineError('UNAVAILABLE', `${context}: ${why} while reading from registry ${host} (${(code ?? 'error').toLowerCase()})`, { cause: error });
+}
