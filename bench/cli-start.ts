@@ -1,0 +1,35 @@
+/**
+ * CLI start-up: `didactic-container version` against `node -e 0` (Node's own
+ * start is the floor), run interleaved so both see the same machine load.
+ * Reports medians and the ratio. Run: node dist/bench/cli-start.js [runs]
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/didactic-container.js');
+const runs = Number(process.argv[2] ?? 40);
+
+const commands: Record<string, string[]> = {
+  'node -e 0': ['-e', '0'],
+  'didactic-container version': [BIN, 'version'],
+  'didactic-container images (empty root)': [BIN, '--root', '/tmp/dctr-bench-start', 'images'],
+};
+
+function timeOnce(args: string[]): number {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, args, { stdio: 'ignore' });
+  if (result.status !== 0) throw new Error(`${args.join(' ')} exited ${result.status}`);
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+const samples: Record<string, number[]> = Object.fromEntries(Object.keys(commands).map((name) => [name, []]));
+for (const args of Object.values(commands)) timeOnce(args); // warm the page cache
+for (let i = 0; i < runs; i++) for (const [name, args] of Object.entries(commands)) samples[name]!.push(timeOnce(args));
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const floor = median(samples['node -e 0']!);
+for (const [name, values] of Object.entries(samples)) {
+  const m = median(values);
+  console.log(`${name.padEnd(40)} median ${m.toFixed(1).padStart(6)} ms   ratio ${(m / floor).toFixed(2)}x`);
+}
