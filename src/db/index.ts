@@ -2,3 +2,5 @@ export { openDatabase, migrate, schemaVersion, type Database, type OpenOptions }
 export { MIGRATIONS, type Migration } from './schema.js';
 export * as images from './images.js';
 export type { ImageRecord, ImageRow, LayerRecord } from './images.js';
+export * as containers from './containers.js';
+export type { ContainerRecord, ContainerState } from './containers.js';
