@@ -37,5 +37,18 @@
       ],
       "ldflags": ["-static"],
     },
+    {
+      "target_name": "didactic-launcher",
+      "type": "executable",
+      "sources": [
+        "native/launcher/child.c",
+        "native/launcher/main.c",
+        "native/launcher/mounts.c",
+        "native/launcher/plan.c",
+        "native/launcher/report.c",
+        "native/launcher/security.c",
+        "native/launcher/wait.c",
+      ],
+    },
   ],
 }

@@ -3,3 +3,4 @@
  * addon; everything above it describes what to do and calls in here to do it.
  */
 export * from './native.js';
+export * from './launcher.js';

@@ -1,0 +1,212 @@
+/**
+ * Starting a container through the native launcher (native/launcher).
+ *
+ * The launcher gets the encoded launch plan on fd 3 and talks on fd 4:
+ *
+ *   launcher -> engine   PID <host pid of the container's first process>
+ *   engine   -> launcher GO          (after onPid: cgroups, later the network)
+ *   launcher -> engine   ERR <errno> <step> <detail>   (a failure before execve)
+ *   EOF                  the container's command is running (fd 4 is close-on-exec)
+ *
+ * fd 5 carries explain lines ("topic<TAB>words<TAB>call") when an explainer is
+ * enabled. The launcher stays the parent of the container's first process,
+ * forwards SIGINT/TERM/HUP/QUIT/USR1/USR2 to it and exits with its status.
+ */
+import { spawn, type ChildProcess, type StdioNull, type StdioPipe } from 'node:child_process';
+import { constants } from 'node:os';
+import type { Readable, Stream, Writable } from 'node:stream';
+import util from 'node:util';
+import { EngineError, silentExplainer, type ErrorCode, type Explainer, type ExplainTopic } from '../common/index.js';
+import { nativeBinaryPath } from './native.js';
+
+export type LaunchStdio = StdioNull | StdioPipe | number | Stream;
+
+export interface LaunchContainerOptions {
+  /** The container's stdin, stdout and stderr; default inherit. */
+  stdio?: [LaunchStdio?, LaunchStdio?, LaunchStdio?];
+  explainer?: Explainer;
+  /** Called with the host pid before the process goes on (put it in its cgroup here). Throwing kills it. */
+  onPid?: (pid: number) => Promise<void> | void;
+  /** Default: build/Release/didactic-launcher. */
+  launcherPath?: string;
+}
+
+export interface ContainerExit {
+  /** The container's exit code, or 128 + the signal that killed it. */
+  status: number;
+}
+
+export interface LaunchedContainer {
+  /** The container's first process as the host sees it. */
+  pid: number;
+  /** The launcher, its parent. */
+  launcherPid: number;
+  stdin: Writable | null;
+  stdout: Readable | null;
+  stderr: Readable | null;
+  /** Settles when the container's first process has ended. */
+  exited: Promise<ContainerExit>;
+  /** Sends a signal to the container (through the launcher, or directly for SIGKILL and SIGSTOP). */
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Why the launcher could not start the container: the ERR line, kept as the EngineError's cause. */
+export class LaunchFailure extends Error {
+  constructor(
+    readonly errno: number,
+    /** The errno's name, e.g. ENOENT. */
+    readonly errnoName: string,
+    /** The launcher's step: clone, mount, pivot_root, capset, exec, ... */
+    readonly step: string,
+    readonly detail: string,
+  ) {
+    super(`${step} ${detail}: ${errnoName}`);
+    this.name = 'LaunchFailure';
+  }
+}
+
+/** The LaunchFailure behind an error from launchContainer, if there is one. */
+export function launchFailureOf(error: unknown): LaunchFailure | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof LaunchFailure) return e;
+  }
+  return undefined;
+}
+
+/** Docker's statuses for a command that cannot run: 127 not found, 126 not invokable; undefined otherwise. */
+export function execFailureStatus(error: unknown): 126 | 127 | undefined {
+  const failure = launchFailureOf(error);
+  if (failure?.step !== 'exec') return undefined;
+  return failure.errnoName === 'ENOENT' ? 127 : 126;
+}
+
+function errorCodeFor(errnoName: string): ErrorCode {
+  if (errnoName === 'ENOENT') return 'NOT_FOUND';
+  if (errnoName === 'EACCES' || errnoName === 'EPERM') return 'PERMISSION_DENIED';
+  if (errnoName === 'EINVAL') return 'INVALID_ARGUMENT';
+  return 'FAILED_PRECONDITION';
+}
+
+/** The EngineError for an ERR line, in Docker's words for exec failures. */
+export function launchError(line: string): EngineError {
+  const match = /^ERR (\d+) (\S+) ?(.*)$/.exec(line);
+  if (match === null) return new EngineError('INTERNAL', `start container: unexpected launcher message ${JSON.stringify(line)}`);
+  const errno = Number(match[1]);
+  const [step, detail] = [match[2]!, match[3]!];
+  const [errnoName, text] = util.getSystemErrorMap().get(-errno) ?? [`errno ${errno}`, `errno ${errno}`];
+  const cause = new LaunchFailure(errno, errnoName, step, detail);
+  let message = `start container: ${step}${detail ? `: ${detail}` : ''}: ${text}`;
+  if (step === 'exec' && errnoName === 'ENOENT') {
+    message = detail.includes('/')
+      ? `start container: exec: "${detail}": stat ${detail}: no such file or directory`
+      : `start container: exec: "${detail}": executable file not found in $PATH`;
+  } else if (step === 'exec' && errnoName === 'EACCES') {
+    message = `start container: exec: "${detail}": permission denied`;
+  }
+  return new EngineError(step === 'plan' ? 'INTERNAL' : errorCodeFor(errnoName), message, { cause });
+}
+
+/** Reads a stream line by line; next() gives null at EOF. */
+function lineReader(stream: Readable): { next(): Promise<string | null> } {
+  const lines: string[] = [];
+  let partial = '';
+  let ended = false;
+  let wake: (() => void) | undefined;
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+    wake?.();
+  });
+  const end = () => {
+    ended = true;
+    wake?.();
+  };
+  stream.on('end', end).on('close', end).on('error', end);
+  return {
+    async next() {
+      while (lines.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
+      return lines.shift() ?? null;
+    },
+  };
+}
+
+const TOPICS = new Set<ExplainTopic>(['image', 'storage', 'namespace', 'mount', 'cgroup', 'security', 'process', 'network', 'state']);
+
+function forwardExplain(stream: Readable, explainer: Explainer): Promise<void> {
+  const reader = lineReader(stream);
+  return (async () => {
+    for (let line = await reader.next(); line !== null; line = await reader.next()) {
+      const [topic = '', say = '', call] = line.split('\t');
+      explainer.step({ topic: TOPICS.has(topic as ExplainTopic) ? (topic as ExplainTopic) : 'process', say, ...(call ? { call } : {}) });
+    }
+  })();
+}
+
+function exitOf(child: ChildProcess): Promise<ContainerExit> {
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve({ status: code ?? 128 + (signal ? constants.signals[signal] : 0) }));
+  });
+}
+
+/**
+ * Starts a container from an encoded launch plan. Resolves once the
+ * container's command is executing; rejects with an EngineError naming the
+ * launcher's step (cause: LaunchFailure) when it fails before that, after the
+ * launcher has exited, so nothing is left running.
+ */
+export async function launchContainer(plan: Buffer, options: LaunchContainerOptions = {}): Promise<LaunchedContainer> {
+  const file = options.launcherPath ?? nativeBinaryPath('didactic-launcher');
+  const explainer = options.explainer ?? silentExplainer;
+  const [stdin = 'inherit', stdout = 'inherit', stderr = 'inherit'] = options.stdio ?? [];
+  const child = spawn(file, [], { stdio: [stdin, stdout, stderr, 'pipe', 'pipe', explainer.enabled ? 'pipe' : 'ignore'] });
+  const spawned = new Promise<Error | undefined>((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', resolve);
+  });
+  const spawnError = await spawned;
+  if (spawnError !== undefined) {
+    throw new EngineError('UNAVAILABLE', `start container: run ${file}: ${spawnError.message}`, { cause: spawnError });
+  }
+  const pipes = child.stdio as unknown as (Readable & Writable | null)[];
+  const [planPipe, sync, explainPipe] = [pipes[3]!, pipes[4]!, pipes[5] ?? null];
+  const explained = explainPipe ? forwardExplain(explainPipe, explainer) : Promise.resolve();
+  const exited = exitOf(child).then(async (exit) => (await explained, exit));
+  planPipe.on('error', () => {}); // EPIPE when the launcher died early: reported through the sync channel
+  sync.on('error', () => {});
+  planPipe.end(plan);
+
+  const lines = lineReader(sync);
+  const failed = async (error: EngineError): Promise<never> => {
+    await exited;
+    throw error;
+  };
+  const first = await lines.next();
+  if (first === null || !first.startsWith('PID ')) {
+    if (first?.startsWith('ERR ')) return failed(launchError(first));
+    const { status } = await exited;
+    throw new EngineError('INTERNAL', `start container: the launcher exited with status ${status} before reporting a pid`);
+  }
+  const pid = Number(first.slice(4));
+  const kill = (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    // The launcher has not reaped the pid while it runs, so it cannot have been reused.
+    if (signal === 'SIGKILL' || signal === 'SIGSTOP') process.kill(pid, signal);
+    else child.kill(signal);
+  };
+  try {
+    await options.onPid?.(pid);
+  } catch (error) {
+    kill('SIGKILL');
+    await exited;
+    throw error;
+  }
+  sync.write('GO\n');
+  const second = await lines.next();
+  if (second !== null) {
+    kill('SIGKILL');
+    return failed(launchError(second));
+  }
+  return { pid, launcherPid: child.pid!, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, kill };
+}
