@@ -23,6 +23,9 @@
 
 enum { BOUNDING, EFFECTIVE, PERMITTED, INHERITABLE, AMBIENT };
 
+static const char *const RLIMIT_NAMES[] = {"CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE",
+                                           "MEMLOCK", "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"};
+
 int apply_rlimits(const struct launch_plan *plan, struct failure *f) {
   for (size_t i = 0; i < plan->count; i++) {
     if (plan->records[i].tag != TAG_RLIMIT) continue;
@@ -34,8 +37,9 @@ int apply_rlimits(const struct launch_plan *plan, struct failure *f) {
     /* Raising a hard limit needs CAP_SYS_RESOURCE, which the engine may lack: stay under ours. */
     if (want.rlim_max > now.rlim_max) want.rlim_max = now.rlim_max;
     if (want.rlim_cur > want.rlim_max) want.rlim_cur = want.rlim_max;
-    explain("security", "limit resource %llu to soft %llu, hard %llu\tsetrlimit(%llu, {%llu, %llu})", (unsigned long long)resource,
-            (unsigned long long)want.rlim_cur, (unsigned long long)want.rlim_max, (unsigned long long)resource,
+    const char *name = resource < sizeof RLIMIT_NAMES / sizeof RLIMIT_NAMES[0] ? RLIMIT_NAMES[resource] : "?";
+    explain("security", "limit %s to soft %llu, hard %llu%s\tsetrlimit(RLIMIT_%s, {%llu, %llu})", name, (unsigned long long)want.rlim_cur,
+            (unsigned long long)want.rlim_max, hard > now.rlim_max ? " (the engine's own hard limit)" : "", name,
             (unsigned long long)want.rlim_cur, (unsigned long long)want.rlim_max);
     if (setrlimit((int)resource, &want) < 0) return fail(f, "setrlimit", "resource %llu", (unsigned long long)resource);
   }
