@@ -165,15 +165,21 @@ describe('didactic-launcher (root)', needsRoot, () => {
     assert.ok(r.env.includes('HOSTNAME=probe-host'));
   });
 
-  test('masked files read empty; the sysctls of the spec were written', { timeout: 20_000 }, async () => {
-    const run = await launch(
-      dockerSpec(rootfs, ['sh', '-c', 'wc -c < /proc/timer_list; cat /proc/sys/net/ipv4/ip_unprivileged_port_start; stat -c %F /proc/acpi 2>/dev/null; ls /proc/acpi | wc -l']),
-    );
+  test('masked files read empty; sysctls, oom_score_adj and umask as the spec says', { timeout: 20_000 }, async () => {
+    const spec = dockerSpec(rootfs, [
+      'sh',
+      '-c',
+      'wc -c < /proc/timer_list; cat /proc/sys/net/ipv4/ip_unprivileged_port_start; cat /proc/self/oom_score_adj; umask; ls /proc/acpi | wc -l',
+    ]);
+    spec.process = { ...spec.process, oomScoreAdj: 500, user: { ...spec.process.user, umask: 0o027 } };
+    const run = await launch(spec);
     assert.equal(run.error, undefined, String(run.error));
     const lines = run.stdout.trim().split('\n');
     assert.equal(lines[0], '0', '/proc/timer_list is /dev/null');
     assert.equal(lines[1], '0', 'net.ipv4.ip_unprivileged_port_start');
-    assert.equal(lines.at(-1), '0', '/proc/acpi is empty');
+    assert.equal(lines[2], '500', 'oom_score_adj');
+    assert.equal(lines[3], '0027', 'umask');
+    assert.equal(lines[4], '0', '/proc/acpi is empty');
   });
 
   test('user, groups and working directory as asked; a non-root user has no effective caps', { timeout: 20_000 }, async () => {
