@@ -40,3 +40,4 @@ export {
   choosePlatform,
   type PlatformSpec,
 } from './platform.js';
+export { pullImage, type PullDeps, type PullWalkOptions, type PulledImage, type PulledLayer } from './pull.js';

@@ -1,1 +1,2 @@
 export * from './cgroups/index.js';
+export * from './launch-plan.js';
