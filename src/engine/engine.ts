@@ -4,6 +4,7 @@ import { images } from '../db/index.js';
 import { readEngineInfo } from './info.js';
 import { imageHistory, inspectImage, listImageSummaries, pruneImages, removeImage, tagImage } from './images.js';
 import { importImage, pull } from './pull.js';
+import { runContainer } from './run.js';
 import { createEngineState } from './state.js';
 import type { Engine, EngineOptions, StoreCheckReport } from './types.js';
 
@@ -35,6 +36,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       }
       return { blobs: { ok: report.ok.length, bad: report.bad }, layers: { ok, missing } };
     },
+    run: (runOptions) => runContainer(state, runOptions),
     close: () => void state.close(),
   };
 }

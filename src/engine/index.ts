@@ -1,2 +1,2 @@
 export { createEngine } from './engine.js';
-export type { Engine, EngineInfo, EngineOptions, CgroupInfo } from './types.js';
+export type { Engine, EngineInfo, EngineOptions, CgroupInfo, RunRequest, RunResult, RunStdio } from './types.js';

@@ -1,5 +1,5 @@
 /** The one interface under the CLI and the API. */
-import type { EnginePaths, Explainer, ProgressSink } from '../common/index.js';
+import type { EngineError, EnginePaths, Explainer, ProgressSink } from '../common/index.js';
 
 export interface EngineOptions {
   root?: string | undefined;
@@ -48,7 +48,69 @@ export interface Engine {
   login(registry: string, username: string, password: string): Promise<void>;
   logout(registry: string): Promise<boolean>;
   checkStore(options?: { repair?: boolean }): Promise<StoreCheckReport>;
+  /** Runs a container in the foreground and resolves with its exit status once it has ended and been cleaned up. */
+  run(options: RunRequest): Promise<RunResult>;
   close(): void;
+}
+
+/** What `run` was asked, as the CLI (or API) received it: strings, parsed by the engine. */
+export interface RunRequest {
+  /** Image reference, id or id prefix. */
+  image: string;
+  /** COMMAND [ARG...]; empty means the image's Cmd. */
+  command?: string[] | undefined;
+  name?: string | undefined;
+  /** -e/--env: NAME=VALUE, or NAME to take the caller's value. */
+  env?: string[] | undefined;
+  /** --env-file paths, read in order. */
+  envFile?: string[] | undefined;
+  workdir?: string | undefined;
+  user?: string | undefined;
+  /** --entrypoint; '' clears the image's. */
+  entrypoint?: string | undefined;
+  hostname?: string | undefined;
+  /** --rm: remove everything of the container when it ends (also when it failed to start). */
+  rm?: boolean | undefined;
+  readOnly?: boolean | undefined;
+  interactive?: boolean | undefined;
+  tty?: boolean | undefined;
+  /** none or host for now; default none. */
+  network?: string | undefined;
+  capAdd?: string[] | undefined;
+  capDrop?: string[] | undefined;
+  privileged?: boolean | undefined;
+  securityOpt?: string[] | undefined;
+  memory?: string | undefined;
+  memorySwap?: string | undefined;
+  cpus?: string | undefined;
+  cpuShares?: string | undefined;
+  cpusetCpus?: string | undefined;
+  pidsLimit?: string | undefined;
+  /** An OCI runtime binary (runc, or a path) to run the bundle instead of the built-in launcher. */
+  runtime?: string | undefined;
+  /** The caller's environment, for `-e NAME`; default process.env. */
+  hostEnv?: Readonly<Record<string, string | undefined>> | undefined;
+  /** The container's stdin, stdout, stderr: inherited by default (foreground). */
+  stdio?: RunStdio | undefined;
+  /**
+   * Signals the caller receives and wants forwarded to the container: called
+   * once with the forwarding function; returns the unsubscribe.
+   */
+  forwardSignals?: ((forward: (signal: NodeJS.Signals) => void) => () => void) | undefined;
+  /** Accepted options that have no effect here. */
+  onWarning?: ((message: string) => void) | undefined;
+}
+
+export type RunStdio = ['inherit' | 'ignore' | number, 'inherit' | 'ignore' | number, 'inherit' | 'ignore' | number];
+
+export interface RunResult {
+  id: string;
+  name: string;
+  /** The container's exit status; 125, 126 or 127 when it could not start (see error). */
+  exitCode: number;
+  oomKilled: boolean;
+  /** Why the container's command could not start (exitCode 126 or 127). */
+  error?: EngineError;
 }
 
 /** One row of `image ls`, Docker's ImageSummary shape. */

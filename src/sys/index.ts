@@ -4,3 +4,4 @@
  */
 export * from './native.js';
 export * from './launcher.js';
+export * from './process.js';

@@ -1,0 +1,60 @@
+/**
+ * `run IMAGE [COMMAND [ARG...]]` in the foreground. The process exits with
+ * the container's own status; 125 when the engine fails, 126/127 when the
+ * command cannot be invoked or is not found (Docker's convention).
+ * SIGINT, SIGTERM and SIGHUP sent to the CLI are forwarded to the container.
+ */
+import type { RunRequest } from '../../engine/index.js';
+import type { CommandContext } from '../context.js';
+
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+const list = (value: unknown): string[] | undefined => (Array.isArray(value) ? (value as string[]) : undefined);
+
+export async function run(ctx: CommandContext, operands: string[], options: Record<string, unknown>): Promise<number> {
+  const [image, ...command] = operands;
+  const request: RunRequest = {
+    image: image!,
+    command,
+    name: text(options.name),
+    env: list(options.env),
+    envFile: list(options.envFile),
+    workdir: text(options.workdir),
+    user: text(options.user),
+    entrypoint: text(options.entrypoint),
+    hostname: text(options.hostname),
+    rm: options.rm === true,
+    readOnly: options.readOnly === true,
+    interactive: options.interactive === true,
+    tty: options.tty === true,
+    network: text(options.network),
+    capAdd: list(options.capAdd),
+    capDrop: list(options.capDrop),
+    privileged: options.privileged === true,
+    securityOpt: list(options.securityOpt),
+    memory: text(options.memory),
+    memorySwap: text(options.memorySwap),
+    cpus: text(options.cpus),
+    cpuShares: text(options.cpuShares),
+    cpusetCpus: text(options.cpusetCpus),
+    pidsLimit: text(options.pidsLimit),
+    runtime: text(options.runtime),
+    forwardSignals(forward) {
+      const handlers = FORWARDED.map((signal) => [signal, () => forward(signal)] as const);
+      for (const [signal, handler] of handlers) process.on(signal, handler);
+      return () => {
+        for (const [signal, handler] of handlers) process.off(signal, handler);
+      };
+    },
+    onWarning: (message) => ctx.output.err(`WARNING: ${message}`),
+  };
+  if (options.tty === true) ctx.output.err('WARNING: -t is accepted but no pseudo-terminal is allocated yet');
+  const engine = await ctx.engine();
+  const result = await engine.run(request);
+  if (result.error !== undefined) {
+    ctx.output.err(`Error: ${result.error.message}`);
+    if (result.error.hint !== undefined) ctx.output.err(`hint: ${result.error.hint}`);
+  }
+  return result.exitCode;
+}

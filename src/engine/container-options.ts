@@ -1,0 +1,83 @@
+/**
+ * `run`'s flags, as strings, -> the spec module's RunOptions, with the spec
+ * parsers (each throws INVALID_ARGUMENT naming the flag). The files some
+ * flags name (--env-file, --security-opt seccomp=PATH) are read here too.
+ */
+import fs from 'node:fs';
+import { EngineError, isValidName } from '../common/index.js';
+import {
+  normalizeCapabilities,
+  parseCpus,
+  parseCpuset,
+  parseInteger,
+  parseMemory,
+  parseMemorySwap,
+  parseSecurityOpts,
+  parseUserSpec,
+  seccompProfilePath,
+  type RunOptions,
+} from '../spec/index.js';
+import type { RunRequest } from './types.js';
+
+/** RunOptions minus what only exists once the container does (id, rootfs, image config, /etc files). */
+export type RequestedOptions = Omit<RunOptions, 'containerId' | 'rootfsPath' | 'imageConfig' | 'networkFiles'>;
+
+/** The network modes `run` accepts until the networking issue lands. */
+export const SUPPORTED_NETWORKS = ['none', 'host'] as const;
+
+function readFlagFile(file: string, flag: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    throw new EngineError(code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID_ARGUMENT', `read ${flag} ${file}: ${code === 'ENOENT' ? 'no such file' : (cause as Error).message}`, { cause });
+  }
+}
+
+/** Parses and checks every flag; reads the files they name. */
+export function requestedOptions(request: RunRequest, readFile: (file: string, flag: string) => string = readFlagFile): RequestedOptions {
+  if (request.name !== undefined && !isValidName(request.name)) {
+    throw new EngineError('INVALID_ARGUMENT', `invalid container name (${request.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+  const network = request.network ?? 'none';
+  if (!(SUPPORTED_NETWORKS as readonly string[]).includes(network)) {
+    throw new EngineError('NOT_IMPLEMENTED', `run: --network ${network} is not supported yet`, {
+      hint: 'use --network none (the default here: loopback only) or --network host',
+    });
+  }
+  if (request.user !== undefined) parseUserSpec(request.user);
+  // Parse early so that a bad option fails before anything is made.
+  parseSecurityOpts(request.securityOpt);
+  const profile = seccompProfilePath(request.securityOpt);
+
+  const options: RequestedOptions = {
+    image: request.image,
+    command: request.command ?? [],
+    network,
+    capAdd: normalizeCapabilities(request.capAdd),
+    capDrop: normalizeCapabilities(request.capDrop),
+    privileged: request.privileged === true,
+    securityOpt: request.securityOpt ?? [],
+    readOnly: request.readOnly === true,
+    tty: request.tty === true,
+    interactive: request.interactive === true,
+    env: request.env ?? [],
+    envFiles: (request.envFile ?? []).map((file) => readFile(file, '--env-file')),
+  };
+  if (request.name !== undefined) options.name = request.name;
+  if (request.entrypoint !== undefined) options.entrypoint = request.entrypoint;
+  if (request.workdir !== undefined) options.workdir = request.workdir;
+  if (request.user !== undefined) options.user = request.user;
+  if (request.hostname !== undefined) options.hostname = request.hostname;
+  if (profile !== undefined) options.seccompProfileContent = readFile(profile, '--security-opt seccomp');
+  if (request.memory !== undefined) options.memory = parseMemory(request.memory);
+  if (request.memorySwap !== undefined) options.memorySwap = parseMemorySwap(request.memorySwap);
+  if (request.cpus !== undefined) options.cpus = parseCpus(request.cpus);
+  if (request.cpuShares !== undefined) options.cpuShares = parseInteger(request.cpuShares, '--cpu-shares');
+  if (request.cpusetCpus !== undefined) {
+    parseCpuset(request.cpusetCpus);
+    options.cpusetCpus = request.cpusetCpus;
+  }
+  if (request.pidsLimit !== undefined) options.pidsLimit = parseInteger(request.pidsLimit, '--pids-limit');
+  return options;
+}

@@ -1,0 +1,272 @@
+/**
+ * `run` in the foreground: the glue between the planners and the executors.
+ *
+ *   flags -> RunOptions (spec parsers)          image -> its layer dirs
+ *   row 'created' in SQLite (name unique)
+ *   bundle: upper/ work/ rootfs/; overlay mounted at rootfs/
+ *   /etc/passwd, /etc/group read from the merged rootfs -> user
+ *   planSpec -> config.json (the OCI contract); hosts, hostname, resolv.conf
+ *   built-in runtime: cgroup created, planLaunch -> the C launcher; the
+ *     container's pid goes into its cgroup before it is told GO
+ *   or --runtime X: `X run --bundle <dir> <id>` over the same bundle
+ *   row 'running' -> wait -> OOM? -> row 'exited'
+ *   cleanup: cgroup removed, rootfs unmounted; --rm: bundle and row removed
+ *
+ * Whatever fails after the row exists is cleaned up the same way.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EngineError, newContainerId, randomName, shortId, type Explainer } from '../common/index.js';
+import { containers, type Database } from '../db/index.js';
+import { createCgroupManager, DEFAULT_CGROUP_PARENT, detectCgroupLayout, encodeLaunchPlan, planLaunch, type CgroupLayout, type CgroupManagerWithParent } from '../runtime/index.js';
+import { compileSeccomp, maskToCaps, planSpec, type ImageRunConfig, type PlanContext, type Spec } from '../spec/index.js';
+import { execFailureStatus, launchContainer, runProcess, type LaunchedContainer, type RunningProcess } from '../sys/index.js';
+import {
+  boundingCapabilityMask,
+  bundlePaths,
+  createBundleDirs,
+  ensureRootfsDir,
+  hostHostname,
+  mountRootfs,
+  nofileHardLimit,
+  readRootfsFile,
+  removeEmptyCgroups,
+  unmountBelow,
+  writeEtcFiles,
+  type BundlePaths,
+} from './container-fs.js';
+import { requestedOptions } from './container-options.js';
+import { resolveImage } from './resolve-image.js';
+import type { EngineState } from './state.js';
+import type { RunRequest, RunResult } from './types.js';
+
+/** The runtime names that mean the built-in launcher. */
+const BUILT_IN_RUNTIMES = new Set(['', 'didactic', 'didactic-container', 'builtin']);
+
+interface Started {
+  pid: number;
+  exited: Promise<{ status: number }>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export async function runContainer(state: EngineState, request: RunRequest): Promise<RunResult> {
+  const explainer = state.explainer;
+  const requested = requestedOptions(request);
+  const db = state.db();
+  const image = resolveImage(db, request.image);
+  const imageConfig = imageRunConfig(image.config);
+  const lowerDirs = image.layers.map((chainId) => state.layers().layerDir(chainId as `sha256:${string}`)).reverse();
+  for (const dir of lowerDirs) {
+    if (!fs.existsSync(dir)) {
+      throw new EngineError('FAILED_PRECONDITION', `run ${request.image}: layer directory ${dir} is missing`, { hint: 'pull the image again, or run check' });
+    }
+  }
+
+  const id = newContainerId();
+  const name = insertRow(db, id, request, image.id);
+  const bundle = bundlePaths(state.paths.containers, id);
+  const runtime = request.runtime ?? '';
+  const builtIn = BUILT_IN_RUNTIMES.has(runtime);
+  let cgroup: CgroupManagerWithParent | undefined;
+  let started: Started | undefined;
+  const pending: NodeJS.Signals[] = [];
+  const unsubscribe = request.forwardSignals?.((signal) => {
+    if (started !== undefined) started.kill(signal);
+    else pending.push(signal);
+  });
+
+  try {
+    createBundleDirs(bundle, explainer);
+    mountRootfs(bundle, lowerDirs, explainer);
+    const layout = detectCgroupLayout();
+    const spec = planContainer(bundle, { ...requested, containerId: id, name, imageConfig, rootfsPath: bundle.rootfs }, layout, request);
+    ensureRootfsDir(bundle.rootfs, spec.process.cwd, explainer);
+    writeEtcFiles(bundle, { hostname: spec.hostname ?? shortId(id), network: requested.network ?? 'none' }, explainer);
+    writeConfig(bundle, spec, explainer);
+
+    const stdio = request.stdio ?? [request.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
+    if (builtIn) {
+      cgroup = createCgroupManager({ name: id, explainer, layout });
+      const report = await cgroup.create(spec.linux.resources);
+      for (const warning of report.warnings) request.onWarning?.(warning);
+      const seccompFilter = spec.linux.seccomp === undefined ? undefined : compileSeccomp(spec.linux.seccomp).toBuffer();
+      if (seccompFilter !== undefined) {
+        explainer.step({ topic: 'security', say: `compile the seccomp profile into a BPF filter of ${seccompFilter.length / 8} instructions for the launcher to install` });
+      }
+      const plan = planLaunch(spec, { rootfs: bundle.rootfs, cgroupLayout: layout, ...(seccompFilter === undefined ? {} : { seccompFilter }) });
+      const group = cgroup;
+      const launched: LaunchedContainer = await launchContainer(encodeLaunchPlan(plan), {
+        stdio,
+        explainer,
+        onPid: (pid) => group.apply(pid),
+      });
+      started = { pid: launched.pid, exited: launched.exited, kill: (signal) => launched.kill(signal) };
+    } else {
+      started = await startWithRuntime(runtime, bundle, id, state.paths.runRoot, stdio, explainer);
+    }
+    containers.setState(db, id, { to: 'running', from: ['created'], pid: started.pid, startedAt: new Date().toISOString() });
+    for (const signal of pending.splice(0)) started.kill(signal);
+
+    const { status } = await started.exited;
+    const oomKilled = cgroup === undefined ? false : await cgroup.oomKilled().catch(() => false);
+    explainer.step({ topic: 'process', say: `the container's first process ended with status ${status}${oomKilled ? ' (killed by the OOM killer)' : ''}` });
+    containers.setState(db, id, { to: 'exited', from: ['running'], pid: null, exitCode: status, oomKilled, finishedAt: new Date().toISOString() });
+    await cleanUp(db, id, bundle, cgroup, request.rm === true, explainer).catch((error: unknown) => {
+      // The container ran and ended: its status stands; the leftover is recorded on the row (state dead).
+      request.onWarning?.(error instanceof Error ? error.message : String(error));
+    });
+    return { id, name, exitCode: status, oomKilled };
+  } catch (error) {
+    const status = execFailureStatus(error) ?? 125;
+    const message = error instanceof Error ? error.message : String(error);
+    try {
+      containers.setState(db, id, { to: 'exited', pid: null, exitCode: status, error: message, finishedAt: new Date().toISOString() });
+    } catch {
+      // The row may be gone or already final; the cleanup below still runs.
+    }
+    await cleanUp(db, id, bundle, cgroup, request.rm === true, explainer).catch((cleanupError: unknown) => {
+      request.onWarning?.(cleanupError instanceof Error ? cleanupError.message : String(cleanupError));
+    });
+    if (status !== 125 && error instanceof EngineError) return { id, name, exitCode: status, oomKilled: false, error };
+    throw error;
+  } finally {
+    unsubscribe?.();
+  }
+}
+
+/** The `config` object of an image's config JSON (Docker's defaults when absent). */
+function imageRunConfig(configText: string): ImageRunConfig {
+  try {
+    const parsed = JSON.parse(configText) as { config?: ImageRunConfig | null };
+    return parsed.config ?? {};
+  } catch (cause) {
+    throw new EngineError('INTEGRITY', 'run: the image config is not valid JSON', { cause });
+  }
+}
+
+/** Inserts the container's row in state created; an unnamed container gets a fresh random name. */
+function insertRow(db: Database, id: string, request: RunRequest, imageId: string): string {
+  const intent = JSON.stringify(intentOf(request));
+  for (let attempt = 0; ; attempt++) {
+    const name = request.name ?? randomName();
+    try {
+      containers.createContainer(db, { id, name, imageId, imageRef: request.image, config: intent });
+      return name;
+    } catch (error) {
+      if (request.name !== undefined || attempt >= 5 || !(error instanceof EngineError) || error.code !== 'CONFLICT') throw error;
+    }
+  }
+}
+
+/** What was asked, without the caller's functions and streams: the row's immutable config. */
+function intentOf(request: RunRequest): Record<string, unknown> {
+  const { hostEnv: _hostEnv, stdio: _stdio, forwardSignals: _forward, onWarning: _warn, ...intent } = request;
+  return intent;
+}
+
+function planContainer(bundle: BundlePaths, options: Parameters<typeof planSpec>[0], layout: CgroupLayout, request: RunRequest): Spec {
+  const mask = boundingCapabilityMask();
+  const memoryMount = layout.v1Mounts['memory'];
+  const context: PlanContext = {
+    passwd: readRootfsFile(bundle.rootfs, '/etc/passwd'),
+    group: readRootfsFile(bundle.rootfs, '/etc/group'),
+    hostEnv: request.hostEnv ?? process.env,
+    nofileHard: nofileHardLimit(),
+    hostHostname: hostHostname(),
+    hostCpus: os.availableParallelism(),
+    kernel: os.release(),
+    swapLimitSupported: layout.mode === 'v2' || (memoryMount !== undefined && fs.existsSync(path.join(memoryMount, 'memory.memsw.limit_in_bytes'))),
+    warn: (message) => request.onWarning?.(message),
+  };
+  if (mask !== undefined) context.engineCaps = maskToCaps(mask);
+  return planSpec(
+    {
+      ...options,
+      networkFiles: [
+        { source: bundle.hosts, destination: '/etc/hosts' },
+        { source: bundle.hostname, destination: '/etc/hostname' },
+        { source: bundle.resolvConf, destination: '/etc/resolv.conf' },
+      ],
+    },
+    context,
+  );
+}
+
+/** config.json with the root relative to the bundle, as OCI runtimes expect; written whole or not at all. */
+function writeConfig(bundle: BundlePaths, spec: Spec, explainer: Explainer): void {
+  const text = `${JSON.stringify({ ...spec, root: { ...spec.root, path: path.relative(bundle.dir, bundle.rootfs) } }, null, 2)}\n`;
+  const temp = `${bundle.config}.tmp`;
+  fs.writeFileSync(temp, text, { mode: 0o600 });
+  fs.renameSync(temp, bundle.config);
+  explainer.step({ topic: 'state', say: 'write the OCI runtime spec of the container into its bundle', call: `write ${bundle.config} (${text.length} bytes)` });
+}
+
+/** `<runtime> run --bundle <dir> <id>`: an installed OCI runtime runs the same bundle. */
+async function startWithRuntime(
+  runtime: string,
+  bundle: BundlePaths,
+  id: string,
+  runRoot: string,
+  stdio: NonNullable<RunRequest['stdio']>,
+  explainer: Explainer,
+): Promise<Started> {
+  const stateDir = path.join(runRoot, 'runtime', path.basename(runtime));
+  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const args = ['--root', stateDir, 'run', '--bundle', bundle.dir, id];
+  explainer.step({ topic: 'process', say: `hand the bundle to the OCI runtime ${runtime}`, call: `${runtime} ${args.join(' ')}` });
+  let child: RunningProcess;
+  try {
+    child = await runProcess(runtime, args, { stdio });
+  } catch (error) {
+    throw new EngineError('FAILED_PRECONDITION', `run with runtime ${runtime}: cannot start it`, {
+      hint: 'give --runtime the name of an installed OCI runtime (runc) or its path',
+      cause: error,
+    });
+  }
+  return child;
+}
+
+/** Removes the cgroup and the mounts; with --rm also the bundle and the row. Every step is tried. */
+async function cleanUp(
+  db: Database,
+  id: string,
+  bundle: BundlePaths,
+  cgroup: CgroupManagerWithParent | undefined,
+  remove: boolean,
+  explainer: Explainer,
+): Promise<void> {
+  const problems: unknown[] = [];
+  const attempt = async (step: () => unknown) => {
+    try {
+      await step();
+    } catch (error) {
+      problems.push(error);
+    }
+  };
+  if (cgroup !== undefined) {
+    const group = cgroup;
+    await attempt(async () => {
+      if ((await group.pids().catch(() => [])).length > 0) await group.kill();
+    });
+    await attempt(() => group.destroy());
+    await attempt(() => group.removeParentIfEmpty());
+  }
+  await attempt(() => removeEmptyCgroups(DEFAULT_CGROUP_PARENT, id, explainer));
+  await attempt(() => unmountBelow(bundle.rootfs, explainer));
+  if (remove) {
+    await attempt(() => {
+      explainer.step({ topic: 'storage', say: `remove the container's bundle (--rm)`, call: `rm -rf ${bundle.dir}` });
+      fs.rmSync(bundle.dir, { recursive: true, force: true });
+    });
+    await attempt(() => containers.deleteContainer(db, id));
+  }
+  if (problems.length > 0) {
+    try {
+      containers.setState(db, id, { to: 'dead', error: `clean up: ${problems.map((p) => (p instanceof Error ? p.message : String(p))).join('; ')}` });
+    } catch {
+      // Already removed or gone: nothing more to record.
+    }
+    throw new EngineError('INTERNAL', `clean up container ${shortId(id)}: ${problems.length} step(s) failed`, { cause: problems[0] });
+  }
+}
