@@ -263,9 +263,11 @@ function readHostFile(file: string): string | undefined {
  */
 export function resolvConf(hostText: string, hostNetwork: boolean): string {
   if (hostNetwork) return hostText;
-  const lines = hostText.split('\n').filter((line) => !/^\s*nameserver\s+(127\.|::1\b|0\.0\.0\.0)/.test(line));
+  const lines = hostText
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !/^\s*nameserver\s+(127\.|::1\b|0\.0\.0\.0)/.test(line));
   if (!lines.some((line) => /^\s*nameserver\s/.test(line))) lines.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
-  return `${lines.filter((line, i) => line !== '' || i < lines.length - 1).join('\n')}\n`;
+  return `${lines.join('\n')}\n`;
 }
 
 /** The engine's hard RLIMIT_NOFILE, from /proc/self/limits (the container cannot get more). */

@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EngineError } from '../common/index.js';
+import { requestedOptions } from './container-options.js';
+
+const noFiles = (file: string): string => {
+  throw new Error(`unexpected read of ${file}`);
+};
+
+function code(error: unknown): string | undefined {
+  return error instanceof EngineError ? error.code : undefined;
+}
+
+test('flags become typed run options', () => {
+  const files: Record<string, string> = { '/a.env': 'A=1\n', '/p.json': '{"defaultAction":"SCMP_ACT_ALLOW"}' };
+  const options = requestedOptions(
+    {
+      image: 'busybox',
+      command: ['sh', '-c', 'true'],
+      name: 'web.1',
+      env: ['X=1'],
+      envFile: ['/a.env'],
+      memory: '32m',
+      memorySwap: '-1',
+      cpus: '1.5',
+      cpuShares: '512',
+      cpusetCpus: '0',
+      pidsLimit: '10',
+      capAdd: ['net_admin'],
+      capDrop: ['CAP_CHOWN'],
+      securityOpt: ['seccomp=/p.json', 'no-new-privileges'],
+      network: 'host',
+      user: 'app:extra',
+    },
+    (file) => files[file]!,
+  );
+  assert.equal(options.memory, 32 * 1024 * 1024);
+  assert.equal(options.memorySwap, -1);
+  assert.equal(options.cpus, 1.5);
+  assert.equal(options.cpuShares, 512);
+  assert.equal(options.pidsLimit, 10);
+  assert.deepEqual(options.capAdd, ['CAP_NET_ADMIN']);
+  assert.deepEqual(options.capDrop, ['CAP_CHOWN']);
+  assert.deepEqual(options.envFiles, ['A=1\n']);
+  assert.equal(options.seccompProfileContent, files['/p.json']);
+  assert.equal(options.network, 'host');
+  assert.equal(options.name, 'web.1');
+});
+
+test('the network defaults to none; bridge and named networks are not there yet', () => {
+  assert.equal(requestedOptions({ image: 'x' }, noFiles).network, 'none');
+  assert.throws(() => requestedOptions({ image: 'x', network: 'bridge' }, noFiles), (e: unknown) => code(e) === 'NOT_IMPLEMENTED');
+});
+
+test('bad flags are INVALID_ARGUMENT and name the flag', () => {
+  const cases: [Parameters<typeof requestedOptions>[0], RegExp][] = [
+    [{ image: 'x', memory: 'lots' }, /--memory/],
+    [{ image: 'x', memory: '1m' }, /minimum memory limit/],
+    [{ image: 'x', cpus: 'two' }, /--cpus/],
+    [{ image: 'x', pidsLimit: '1.5' }, /--pids-limit/],
+    [{ image: 'x', cpusetCpus: '3-1' }, /reversed/],
+    [{ image: 'x', capAdd: ['NOPE'] }, /unknown capability/],
+    [{ image: 'x', securityOpt: ['bogus=1'] }, /--security-opt/],
+    [{ image: 'x', user: 'a:b:c' }, /--user/],
+    [{ image: 'x', name: '/bad name' }, /invalid container name/],
+  ];
+  for (const [request, message] of cases) {
+    assert.throws(() => requestedOptions(request, noFiles), (e: unknown) => code(e) === 'INVALID_ARGUMENT' && message.test((e as Error).message), JSON.stringify(request));
+  }
+});
