@@ -43,6 +43,8 @@ export function createLayerApplier(root: string, what: string, deps: ApplierDeps
   /** Relative paths known to be real directories (not symlinks) created or checked in this layer. */
   const knownDirs = new Set<string>(['']);
   const dirTimes: Array<{ full: string; atime: number; mtime: number }> = [];
+  const owner = { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1 };
+  const umask = readUmask();
   let fd: number | undefined;
   let current: { header: TarHeader; full: string } | undefined;
 
@@ -175,15 +177,28 @@ export function createLayerApplier(root: string, what: string, deps: ApplierDeps
           return;
         }
         case 'file': {
-          makeRoom(rel, false);
-          fd = fs.openSync(file, OPEN_NEW, 0o600);
+          // Created with its final permission bits (the fd stays writable); an
+          // existing entry is only looked at when the exclusive create fails.
+          const createMode = header.mode & 0o777;
+          try {
+            fd = fs.openSync(file, OPEN_NEW, createMode);
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+            makeRoom(rel, false);
+            fd = fs.openSync(file, OPEN_NEW, createMode);
+          }
           current = { header, full: file };
           return;
         }
         case 'symlink': {
           if (header.linkname === '') throw fail(header.name, 'is a symlink with an empty target');
-          makeRoom(rel, false);
-          fs.symlinkSync(header.linkname, file);
+          try {
+            fs.symlinkSync(header.linkname, file);
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+            makeRoom(rel, false);
+            fs.symlinkSync(header.linkname, file);
+          }
           fs.lchownSync(file, header.uid, header.gid);
           setXattrs(file, header);
           fs.lutimesSync(file, ...times(header));
@@ -225,9 +240,11 @@ export function createLayerApplier(root: string, what: string, deps: ApplierDeps
       fd = undefined;
       current = undefined;
       try {
-        fs.fchownSync(handle, header.uid, header.gid);
+        // Most files of an image belong to root, as the new file already does.
+        if (header.uid !== owner.uid || header.gid !== owner.gid) fs.fchownSync(handle, header.uid, header.gid);
         setXattrs(file, header);
-        fs.fchmodSync(handle, header.mode);
+        // chmod only when the umask took bits away or setuid/setgid/sticky are wanted.
+        if ((header.mode & 0o7000) !== 0 || (header.mode & umask) !== 0) fs.fchmodSync(handle, header.mode);
         fs.futimesSync(handle, ...times(header));
       } finally {
         fs.closeSync(handle);
@@ -251,4 +268,15 @@ export function createLayerApplier(root: string, what: string, deps: ApplierDeps
       current = undefined;
     },
   };
+}
+
+/** The process umask, read without changing it (process.umask() with no argument is deprecated). */
+function readUmask(): number {
+  try {
+    const match = /^Umask:\s*([0-7]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (match) return Number.parseInt(match[1]!, 8);
+  } catch {
+    // not Linux procfs: assume the worst, always chmod
+  }
+  return 0o777;
 }

@@ -85,7 +85,7 @@ export async function unpackLayer(input: Readable, targetDir: string, options: U
   let decompressor: Transform | undefined;
   let output: Readable = raw;
   if (compression !== 'none') {
-    decompressor = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 256 * 1024 }) : new DecompressStream();
+    decompressor = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 256 * 1024, readableHighWaterMark: 4 << 20 } as zlib.ZlibOptions) : new DecompressStream();
     output = pipeline(raw, decompressor, () => {
       // Errors surface through the iteration below.
     });
