@@ -97,12 +97,13 @@ export function createLayerStore(paths: Pick<EnginePaths, 'layers'>): LayerStore
           throw new EngineError('INTEGRITY', `${what}: diff id mismatch (got ${result.diffId}, expected ${expectedDiffId})`);
         }
         fs.writeFileSync(path.join(tmp, DIFF_ID_FILE), `${result.diffId}\n`);
-        fs.rmSync(path.join(tmp, OWNER_FILE));
         // Lower dirs must be traversable by everyone; the layer's own root mode is on diff/.
         fs.chmodSync(tmp, 0o755);
         try {
           fs.renameSync(tmp, finalDir);
           done = true;
+          // The owner file kept the temp dir safe from sweeps until here.
+          fs.rmSync(path.join(finalDir, OWNER_FILE), { force: true });
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
           if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;

@@ -241,6 +241,36 @@ test('a wrong expected diff id: INTEGRITY, and no layer dir appears', { skip }, 
   assert.deepEqual(fs.readdirSync(paths.layers), []);
 });
 
+test('layer store: concurrent unpacks of one layer both succeed; stale temp dirs are swept', { skip }, async (t) => {
+  const { paths } = withRoot(t);
+  const tar = buildTar(BASE);
+  const diffId = sha256Digest(tar);
+  // A temp dir left by a process that was killed, and one still owned by a live process (us).
+  fs.mkdirSync(path.join(paths.layers, '.tmp-dead/diff'), { recursive: true });
+  fs.writeFileSync(path.join(paths.layers, '.tmp-dead/owner'), `${deadPid()}\n`);
+  fs.mkdirSync(path.join(paths.layers, '.tmp-live/diff'), { recursive: true });
+  fs.writeFileSync(path.join(paths.layers, '.tmp-live/owner'), `${process.pid}\n`);
+  fs.mkdirSync(path.join(paths.layers, '.rm-half/x'), { recursive: true });
+
+  const a = createLayerStore(paths);
+  const b = createLayerStore(paths);
+  const [ra, rb] = await Promise.all([
+    a.unpackInto(diffId, Readable.from([zlib.gzipSync(tar)]), diffId),
+    b.unpackInto(diffId, Readable.from([tar]), diffId),
+  ]);
+  assert.equal(ra.diffId, diffId);
+  assert.equal(rb.diffId, diffId);
+  assert.ok(a.hasLayer(diffId));
+  assert.deepEqual(fs.readdirSync(path.join(paths.layers, diffId.slice(7))).sort(), ['diff', 'diff-id']);
+  assert.deepEqual(fs.readdirSync(paths.layers).sort(), ['.tmp-live', diffId.slice(7)]);
+});
+
+function deadPid(): number {
+  const max = Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+  for (let pid = max - 1; pid > 1; pid--) if (!fs.existsSync(`/proc/${pid}`)) return pid;
+  throw new Error('no free pid');
+}
+
 test('corrupt and truncated compressed layers are INTEGRITY errors', { skip }, async (t) => {
   const { paths } = withRoot(t);
   const layers = createLayerStore(paths);
