@@ -1,5 +1,5 @@
 /** Digests as the OCI image spec writes them: `algorithm:hex`. Only sha256 is produced. */
-import { createHash } from 'node:crypto';
+import { lazyCrypto } from './lazy-crypto.js';
 import { EngineError } from './errors.js';
 
 export type Digest = `sha256:${string}`;
@@ -19,7 +19,7 @@ export function parseDigest(value: string, what = 'digest'): Digest {
 }
 
 export function sha256Digest(data: Uint8Array | string): Digest {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  return `sha256:${lazyCrypto().createHash('sha256').update(data).digest('hex')}`;
 }
 
 /** The hex part of a digest, used for file names. */

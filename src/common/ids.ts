@@ -1,8 +1,8 @@
 /** Container ids (64 hex), short ids (first 12) and the names Docker users expect. */
-import { randomBytes } from 'node:crypto';
+import { lazyCrypto } from './lazy-crypto.js';
 
 export function newContainerId(): string {
-  return randomBytes(32).toString('hex');
+  return lazyCrypto().randomBytes(32).toString('hex');
 }
 
 export function shortId(id: string): string {
@@ -21,7 +21,7 @@ const NOUNS = ['clone', 'cgroup', 'chroot', 'inode', 'kernel', 'mount', 'overlay
 
 /** A readable random name like Docker's, drawn from container vocabulary. */
 export function randomName(): string {
-  const bytes = randomBytes(3);
+  const bytes = lazyCrypto().randomBytes(3);
   const adjective = ADJECTIVES[bytes[0]! % ADJECTIVES.length]!;
   const noun = NOUNS[bytes[1]! % NOUNS.length]!;
   return `${adjective}_${noun}_${bytes[2]!.toString(16).padStart(2, '0')}`;
