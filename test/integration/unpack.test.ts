@@ -483,6 +483,27 @@ test('a symlink replaced by a directory entry is not followed', { skip }, async 
   assert.deepEqual(fs.readdirSync(outside), []);
 });
 
+test('the last component is never followed: hardlink to a symlink, file over a symlink', { skip }, async (t) => {
+  const { root } = withRoot(t);
+  const outside = path.join(root.dir, 'outside');
+  fs.mkdirSync(outside);
+  const victim = path.join(outside, 'victim');
+  fs.writeFileSync(victim, 'victim\n');
+  const out = path.join(root.dir, 'layer');
+  const tar = buildTar([
+    { name: 's', type: 'symlink', linkname: victim },
+    { name: 'h', type: 'hardlink', linkname: 's' },
+    { name: 'f', type: 'symlink', linkname: victim },
+    { name: 'f', body: 'replaces the symlink', mode: 0o600 },
+  ]);
+  await unpackLayer(Readable.from([tar]), out);
+  assert.ok(fs.lstatSync(path.join(out, 'h')).isSymbolicLink(), 'the hardlink is to the symlink itself');
+  assert.equal(fs.lstatSync(victim).nlink, 1);
+  assert.equal(fs.readFileSync(victim, 'utf8'), 'victim\n');
+  assert.ok(fs.lstatSync(path.join(out, 'f')).isFile());
+  assert.equal(fs.readFileSync(path.join(out, 'f'), 'utf8'), 'replaces the symlink');
+});
+
 // ---- content store across processes ---------------------------------------
 
 test('content store: a writer killed with SIGKILL leaves a partial that the next one resumes', { skip }, async (t) => {
