@@ -121,7 +121,8 @@ export async function importImage(state: EngineState, name: string, options: Imp
 
     // 3. Store the blob, unpack the layer (verified again against the diff id).
     const content = state.content();
-    if (!content.has(blobDigest)) {
+    const hadBlob = content.has(blobDigest);
+    if (!hadBlob) {
       const ingest = await content.openIngest(blobDigest, size);
       if (!ingest.alreadyExists) {
         ingest.reset();
@@ -141,11 +142,17 @@ export async function importImage(state: EngineState, name: string, options: Imp
     if (layers.hasLayer(diffId)) {
       layerSize = images.getLayer(state.db(), diffId)?.size ?? 0;
     } else {
-      const result = await layers.unpackInto(diffId, fs.createReadStream(content.blobPath(blobDigest)), diffId, {
-        what: `${context}: layer ${blobDigest}`,
-        onProgress: (bytesIn: number) => progress({ kind: 'extract', digest: blobDigest, current: bytesIn, total: size }),
-      });
-      layerSize = result.size;
+      try {
+        const result = await layers.unpackInto(diffId, fs.createReadStream(content.blobPath(blobDigest)), diffId, {
+          what: `${context}: layer ${blobDigest}`,
+          onProgress: (bytesIn: number) => progress({ kind: 'extract', digest: blobDigest, current: bytesIn, total: size }),
+        });
+        layerSize = result.size;
+      } catch (error) {
+        // Not a usable root file system: keep nothing of it.
+        if (!hadBlob) content.deleteBlob(blobDigest);
+        throw error;
+      }
     }
 
     // 4. Config and manifest, then the rows.

@@ -54,6 +54,27 @@ export interface PulledImage {
 }
 
 export async function pullImage(deps: PullDeps, input: string, options: PullWalkOptions = {}): Promise<PulledImage> {
+  const context = `pull ${input}`;
+  try {
+    return await walk(deps, input, options);
+  } catch (error) {
+    // Whatever broke once the caller gave up (a timeout, Ctrl-C) is a symptom; say why it stopped.
+    const signal = options.signal;
+    if (signal?.aborted === true) throw stoppedError(context, signal.reason, error);
+    throw error;
+  }
+}
+
+function stoppedError(context: string, reason: unknown, error: unknown): EngineError {
+  const timedOut = typeof reason === 'object' && reason !== null && (reason as { name?: unknown }).name === 'TimeoutError';
+  const why = timedOut ? 'timed out' : reason instanceof Error && reason.message !== '' && reason.name !== 'AbortError' ? reason.message : 'interrupted';
+  return new EngineError('UNAVAILABLE', `${context}: ${why}`, {
+    cause: error,
+    hint: 'what was downloaded is kept; pull again to resume',
+  });
+}
+
+async function walk(deps: PullDeps, input: string, options: PullWalkOptions): Promise<PulledImage> {
   const ref = parseReference(input);
   const name = formatReference(ref);
   const progress = options.onProgress ?? ignoreProgress;
@@ -62,14 +83,14 @@ export async function pullImage(deps: PullDeps, input: string, options: PullWalk
 
   const top = await deps.registry.getManifest(ref, { signal });
   progress({ kind: 'resolve', ref: name, digest: top.digest });
-  let parsed = parseManifest(top.bytes, top.mediaType);
+  let parsed = withContext(context, `manifest ${top.digest}`, () => parseManifest(top.bytes, top.mediaType));
   let manifestDigest = top.digest;
   let manifestBytes = top.bytes;
   if (parsed.kind === 'index') {
     const wanted = options.platform === undefined ? hostPlatform() : parsePlatform(options.platform);
     const chosen = choosePlatform(parsed.index, wanted);
     const child = await deps.registry.getManifest({ ...ref, digest: chosen.digest }, { signal });
-    parsed = parseManifest(child.bytes, child.mediaType);
+    parsed = withContext(context, `manifest ${child.digest}`, () => parseManifest(child.bytes, child.mediaType));
     if (parsed.kind !== 'manifest') throw new EngineError('INTEGRITY', `${context}: index entry ${chosen.digest} is another index`);
     manifestDigest = child.digest;
     manifestBytes = child.bytes;
@@ -78,7 +99,7 @@ export async function pullImage(deps: PullDeps, input: string, options: PullWalk
 
   const configDigest = manifest.config.digest as Digest;
   const configBytes = await fetchSmallBlob(deps, ref, manifest.config, signal);
-  const config = parseImageConfig(configBytes);
+  const config = withContext(context, `image config ${configDigest}`, () => parseImageConfig(configBytes));
   const diffIds = config.rootfs.diff_ids as Digest[];
   if (diffIds.length !== manifest.layers.length) {
     throw new EngineError(
@@ -105,12 +126,22 @@ export async function pullImage(deps: PullDeps, input: string, options: PullWalk
       progress({ kind: 'layer-cached', digest: blob.digest });
       return;
     }
+    const blobDigest = blob.digest as Digest;
+    const hadBlob = deps.content.has(blobDigest);
     downloadedBytes += await downloadBlob(deps, ref, blob, controller.signal, progress);
-    const total = deps.content.info(blob.digest as Digest).size;
-    const result = await deps.layers.unpackInto(chainId, fs.createReadStream(deps.content.blobPath(blob.digest as Digest)), diffIds[index]!, {
-      what: `layer ${blob.digest}`,
-      onProgress: (bytesIn: number) => progress({ kind: 'extract', digest: blob.digest, current: bytesIn, total }),
-    });
+    const total = deps.content.info(blobDigest).size;
+    let result: Awaited<ReturnType<LayerStore['unpackInto']>>;
+    try {
+      result = await deps.layers.unpackInto(chainId, fs.createReadStream(deps.content.blobPath(blobDigest)), diffIds[index]!, {
+        what: `layer ${blob.digest}`,
+        onProgress: (bytesIn: number) => progress({ kind: 'extract', digest: blob.digest, current: bytesIn, total }),
+      });
+    } catch (error) {
+      // A layer refused for its content (bad diff id, hostile entries, corrupt data) leaves nothing
+      // behind: its blob goes too, unless it was in the store before this pull.
+      if (!hadBlob && error instanceof EngineError && error.code === 'INTEGRITY') deps.content.deleteBlob(blobDigest);
+      throw error;
+    }
     sizes[index] = result.size;
     progress({ kind: 'layer-done', digest: blob.digest });
   };
@@ -145,6 +176,21 @@ export async function pullImage(deps: PullDeps, input: string, options: PullWalk
     downloadedBytes,
     cachedLayers,
   };
+}
+
+/**
+ * Runs a parser of what the registry sent; its errors (which name only the
+ * document) come back naming the pull and the object, the detail as cause.
+ */
+function withContext<T>(context: string, what: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+    const code = error.code === 'INVALID_ARGUMENT' ? 'INTEGRITY' : error.code;
+    const problem = error.code === 'NOT_IMPLEMENTED' ? 'is of a kind this engine cannot pull' : 'from the registry is not valid';
+    throw new EngineError(code, `${context}: ${what} ${problem}`, { cause: error, ...(error.hint === undefined ? {} : { hint: error.hint }) });
+  }
 }
 
 /** A config (or other small blob): from the store when present, else fetched whole and verified. */

@@ -187,7 +187,8 @@ export async function startFaultRegistry(upstream: string): Promise<FaultRegistr
 
     if (fault?.kind === 'status') {
       record.status = fault.status;
-      const body = errorBody(fault.status >= 500 ? 'UNKNOWN' : 'DENIED', `injected status ${fault.status}`);
+      const code = fault.status >= 500 ? 'UNKNOWN' : fault.status === 429 ? 'TOOMANYREQUESTS' : fault.status === 404 ? 'MANIFEST_UNKNOWN' : fault.status === 401 ? 'UNAUTHORIZED' : 'DENIED';
+      const body = errorBody(code, `injected status ${fault.status}`);
       res.writeHead(fault.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...fault.headers });
       res.end(body);
       return;

@@ -67,20 +67,20 @@ function layerDirs(root: TempRoot, diffIds: string[]): string[] {
   return chainIds(diffIds).map((id) => store.layerDir(id));
 }
 
-/** After a failed pull: check healthy, no image, none of the image's layers visible under its final name. */
+/** After a failed pull: check healthy, no image, none of the image's layers visible, not even half-made. */
 async function assertNothingRecorded(root: TempRoot, diffIds: string[]): Promise<void> {
-  const report = await json(root, ['check']);
-  assert.equal(report.healthy, true, JSON.stringify(report));
-  assert.deepEqual(await json(root, ['images']), []);
   for (const dir of layerDirs(root, diffIds)) assert.equal(fs.existsSync(dir), false, `${dir} must not exist`);
   // Not even a half-unpacked temporary directory stays behind.
   const layers = path.join(root.root, 'layers');
   assert.deepEqual(fs.existsSync(layers) ? fs.readdirSync(layers) : [], []);
-  const db = createEngine({ root: root.root, runRoot: root.runRoot });
+  // Through the engine API, in-process: a CLI start costs most of a second here.
+  const engine = createEngine({ root: root.root, runRoot: root.runRoot });
   try {
-    assert.deepEqual(await db.listImages(), []);
+    const report = await engine.checkStore();
+    assert.deepEqual({ bad: report.blobs.bad, missing: report.layers.missing }, { bad: [], missing: [] });
+    assert.deepEqual(await engine.listImages(), []);
   } finally {
-    db.close();
+    engine.close();
   }
 }
 
@@ -179,8 +179,9 @@ test('a 500 on the manifest or on a blob is a clear error naming the status', { 
   const layer = images.busybox.layers[0]!.digest;
   const result = await failingPull([{ match: layer, fault: { kind: 'status', status: 500 } }], /500/);
   assert.ok(result.stderr.includes(layer.slice(0, 19)), result.stderr);
-  await failingPull([{ match: 'manifest', fault: { kind: 'status', status: 429, headers: { 'retry-after': '30' } } }], /429|too many requests/i);
-  await failingPull([{ match: 'manifest', fault: { kind: 'status', status: 403 } }], /403|denied|forbidden/i);
+  const limited = await failingPull([{ match: 'manifest', fault: { kind: 'status', status: 429, headers: { 'retry-after': '30' } } }], /rate limited/);
+  assert.match(limited.stderr, /hint: try again in 30 seconds/);
+  await failingPull([{ match: 'manifest', fault: { kind: 'status', status: 403 } }], /access denied/);
 });
 
 test('unknown tags, unreachable registries and garbage answers are clear errors', { skip }, async () => {
@@ -198,16 +199,17 @@ test('unknown tags, unreachable registries and garbage answers are clear errors'
   } finally {
     root.dispose();
   }
-  await failingPull([{ match: 'manifest', fault: { kind: 'garbage' } }], /manifest|json|media type/i);
-  await failingPull([{ match: images.busybox.layers[0]!.digest, fault: { kind: 'garbage' } }], /sha256:/);
+  const garbage = await failingPull([{ match: 'manifest', fault: { kind: 'garbage' } }], /^Error: pull .*didactic\/busybox:latest: manifest sha256:[0-9a-f]{64} from the registry is not valid$/m);
+  assert.match(garbage.stderr, /caused by: manifest is not valid JSON/);
+  await failingPull([{ match: images.busybox.layers[0]!.digest, fault: { kind: 'garbage' } }], /size mismatch/);
 });
 
 test('a truncated blob and a blob with the wrong digest are refused as INTEGRITY errors', { skip }, async () => {
   const layer = images.busybox.layers[0]!.digest;
-  let result = await failingPull([{ match: layer, fault: { kind: 'truncate' } }], /sha256:/);
-  assert.ok(result.stderr.includes(layer.slice(0, 19)), result.stderr);
-  result = await failingPull([{ match: layer, fault: { kind: 'wrong-digest' } }], /digest|sha256/);
-  assert.ok(result.stderr.includes(layer.slice(0, 19)), result.stderr);
+  let result = await failingPull([{ match: layer, fault: { kind: 'truncate' } }], /size mismatch \(got \d+ bytes, expected \d+\)/);
+  assert.ok(result.stderr.includes(layer), result.stderr);
+  result = await failingPull([{ match: layer, fault: { kind: 'wrong-digest' } }], /digest mismatch \(got sha256:[0-9a-f]{64}\)/);
+  assert.ok(result.stderr.includes(layer), result.stderr);
   await failingPull([{ match: 'manifest', fault: { kind: 'wrong-digest' } }], /the registry says the manifest is sha256:[0-9a-f]{64} but its content is sha256:/);
 
   // The error code, through the engine API.
@@ -219,6 +221,9 @@ test('a truncated blob and a blob with the wrong digest are refused as INTEGRITY
       assert.equal(error.code, 'INTEGRITY');
       return true;
     });
+    // A config that does not match its digest (in another root: the first pull kept the good config).
+    engine.close();
+    fs.rmSync(root.root, { recursive: true });
     fault.setFaults([{ match: images.busybox.configDigest, fault: { kind: 'wrong-digest' } }]);
     await assert.rejects(engine.pull(`${fault.host}/${images.busybox.repository}:latest`), (error: any) => {
       assert.equal(error.code, 'INTEGRITY');
@@ -229,6 +234,14 @@ test('a truncated blob and a blob with the wrong digest are refused as INTEGRITY
     engine.close();
     root.dispose();
   }
+});
+
+test('a registry error prints its detail, not "[object Object]"', {
+  skip,
+  todo: 'src/registry/errors.ts gives a plain object ({status, registryErrors}) as cause and describeCauses prints it with String()',
+}, async () => {
+  const result = await failingPull([{ match: 'manifest', fault: { kind: 'status', status: 500 } }], /registry error 500/);
+  assert.doesNotMatch(result.stderr, /\[object Object\]/);
 });
 
 test('a redirect loop is an error, not a hang', { skip }, async () => {
@@ -349,21 +362,27 @@ test('kill -9 in the middle of a big download, then pull again: it resumes and c
 });
 
 test('hostile layers are refused naming the entry, and nothing is written outside the store', { skip }, async () => {
-  for (const [name, h] of Object.entries(hostile)) {
-    const root = createTempRoot('dctr-hostile-');
-    try {
-      const result = await cli(root, ['pull', h.ref]);
-      assert.equal(result.status, 125, `${name}: ${result.stderr}`);
-      assert.ok(result.stderr.includes(h.entry), `${name}: the message names ${h.entry}:\n${result.stderr}`);
-      assert.deepEqual(fs.readdirSync(outside), ['target'], `${name}: nothing written to ${outside}`);
-      assert.equal(fs.statSync(path.join(outside, 'target')).nlink, 1, `${name}: no hardlink to the outside`);
-      assert.equal(fs.readFileSync(path.join(outside, 'target'), 'utf8'), 'outside the store\n');
-      assert.deepEqual(findNamed(root.dir, /^evil/), [], `${name}: no escaped file anywhere in the temp root`);
-      await assertNothingRecorded(root, h.built.layers.map((l) => l.diffId));
-    } finally {
-      root.dispose();
-    }
-  }
+  // All at once, each in its own root (they share nothing but the outside directory they aim at).
+  const results = await Promise.allSettled(
+    Object.entries(hostile).map(async ([name, h]) => {
+      const root = createTempRoot('dctr-hostile-');
+      try {
+        const result = await cli(root, ['pull', h.ref]);
+        assert.equal(result.status, 125, `${name}: ${result.stderr}`);
+        assert.ok(result.stderr.includes(h.entry), `${name}: the message names ${h.entry}:\n${result.stderr}`);
+        assert.match(result.stderr, /escapes the layer directory|outside/, name);
+        assert.deepEqual(findNamed(root.dir, /^evil/), [], `${name}: no escaped file anywhere in the temp root`);
+        await assertNothingRecorded(root, h.built.layers.map((l) => l.diffId));
+        assert.deepEqual(fs.readdirSync(path.join(root.root, 'content/blobs/sha256')).filter((hex) => hex === h.built.layers[0]!.digest.slice(7)), [], `${name}: the refused layer's blob is gone`);
+      } finally {
+        root.dispose();
+      }
+    }),
+  );
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+  assert.deepEqual(fs.readdirSync(outside), ['target'], `nothing written to ${outside}`);
+  assert.equal(fs.statSync(path.join(outside, 'target')).nlink, 1, 'no hardlink to the outside');
+  assert.equal(fs.readFileSync(path.join(outside, 'target'), 'utf8'), 'outside the store\n');
   assert.deepEqual(findNamed(path.dirname(outside), /^evil-/, 1), []);
 });
 

@@ -12,6 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { resolvePaths } from '../../src/common/index.js';
+import { createEngine } from '../../src/engine/index.js';
 import { chainIds, createLayerStore } from '../../src/snapshot/index.js';
 import { sharedImages, type TestImages } from '../helpers/images.js';
 import { createTempRoot, type TempRoot } from '../helpers/tmp-root.js';
@@ -50,9 +51,15 @@ async function json<T = any>(root: TempRoot, args: string[]): Promise<T> {
   return JSON.parse((await ok(root, [...args, '--format', 'json'])).stdout) as T;
 }
 
+/** `check` through the engine API (in-process: a CLI start costs most of a second here). */
 async function assertHealthy(root: TempRoot): Promise<void> {
-  const report = await json(root, ['check']);
-  assert.equal(report.healthy, true, JSON.stringify(report));
+  const engine = createEngine({ root: root.root, runRoot: root.runRoot });
+  try {
+    const report = await engine.checkStore();
+    assert.deepEqual({ bad: report.blobs.bad, missing: report.layers.missing }, { bad: [], missing: [] });
+  } finally {
+    engine.close();
+  }
 }
 
 function layerDirs(root: TempRoot, diffIds: string[]): string[] {
