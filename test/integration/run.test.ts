@@ -1,0 +1,261 @@
+/**
+ * `run` end to end through the CLI, as root, on the real kernel: the test
+ * busybox image is pulled from the shared test registry into a private
+ * root, and each test runs a container and then checks that nothing was
+ * left behind (no mount below the root, no cgroup of the container, and
+ * with --rm no bundle and no row).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openDatabase } from '../../src/db/index.js';
+import { sharedImages } from '../helpers/images.js';
+import { createTempRoot, mountsBelow, type TempRoot } from '../helpers/tmp-root.js';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/didactic-container.js');
+const skip = process.getuid?.() !== 0 ? 'needs root' : false;
+const hasRunc = spawnSync('runc', ['--version'], { stdio: 'ignore' }).status === 0;
+
+interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface ContainerRow {
+  id: string;
+  state: string;
+  exit_code: number | null;
+  oom_killed: number;
+  error: string | null;
+}
+
+let root: TempRoot;
+let imageRef: string;
+let counter = 0;
+
+function cli(args: string[], options: { onSpawn?: (pid: number, stdout: NodeJS.ReadableStream) => void } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, ...args], {
+      env: { ...process.env, DIDACTIC_CONTAINER_AUTH: path.join(root.dir, 'auth.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('spawn', () => options.onSpawn?.(child.pid!, child.stdout));
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Runs a named container; returns the CLI's result and the container's name. */
+async function run(flags: string[], command: string[] = []): Promise<CliResult & { name: string }> {
+  const name = `run-test-${process.pid}-${++counter}`;
+  const result = await cli(['run', '--name', name, ...flags, imageRef, ...command]);
+  return { ...result, name };
+}
+
+function row(name: string): ContainerRow | undefined {
+  const db = openDatabase(path.join(root.root, 'db.sqlite'));
+  try {
+    return db.prepare('SELECT id, state, exit_code, oom_killed, error FROM containers WHERE name = ?').get(name) as ContainerRow | undefined;
+  } finally {
+    db.close();
+  }
+}
+
+function bundles(): string[] {
+  const dir = path.join(root.root, 'containers');
+  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+}
+
+function cgroupMountPoints(): string[] {
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((line) => / - cgroup2? /.test(line))
+    .map((line) => line.split(' ')[4]!);
+}
+
+/** Nothing of the container is left: mounts, cgroups; and with --rm its bundle and row. */
+function assertClean(id: string, removed: boolean): void {
+  assert.deepEqual(mountsBelow(root.dir), [], 'mounts left below the test root');
+  const groups = cgroupMountPoints().map((point) => path.join(point, 'didactic-container', id)).filter((dir) => fs.existsSync(dir));
+  assert.deepEqual(groups, [], 'cgroups left behind');
+  const bundle = path.join(root.root, 'containers', id);
+  if (removed) assert.equal(fs.existsSync(bundle), false, 'bundle left behind with --rm');
+  else assert.deepEqual(fs.readdirSync(path.join(bundle, 'rootfs')), [], 'rootfs still has content: not unmounted');
+}
+
+function ran(result: CliResult & { name: string }, status: number): ContainerRow {
+  assert.equal(result.status, status, `exit ${result.status}, expected ${status}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  const found = row(result.name);
+  assert.ok(found, `no row for ${result.name}`);
+  assertClean(found.id, false);
+  return found;
+}
+
+describe('run', { skip }, () => {
+  before(async () => {
+    root = createTempRoot('dctr-run-');
+    const images = await sharedImages();
+    imageRef = images.busybox.ref;
+    const pulled = await cli(['pull', '-q', imageRef]);
+    assert.equal(pulled.status, 0, pulled.stderr);
+  });
+  after(() => root?.dispose());
+
+  test('echo hello: stdout is the container\'s, exit 0, row exited 0', async () => {
+    const result = await run([], ['echo', 'hello']);
+    assert.equal(result.stdout, 'hello\n', `exit ${result.status}, stderr: ${result.stderr}`);
+    const found = ran(result, 0);
+    assert.equal(found.state, 'exited');
+    assert.equal(found.exit_code, 0);
+  });
+
+  test('the container\'s own exit status comes back', async () => {
+    assert.equal(ran(await run([], ['sh', '-c', 'exit 3']), 3).exit_code, 3);
+  });
+
+  // todo, not skip: it runs and reports. launchContainer (src/sys/launcher.ts) answers an ERR line by
+  // process.kill(pid, 'SIGKILL') on the container's pid, which the launcher may already have reaped:
+  // the resulting ESRCH replaces the exec error about half the time.
+  const launcherKillRace = 'src/sys/launcher.ts kill() throws ESRCH when the launcher has already reaped the failed child';
+  test('a missing command exits 127 and a directory 126, in Docker\'s words', { todo: launcherKillRace }, async () => {
+    const missing = await run([], ['nosuch']);
+    assert.match(missing.stderr, /exec: "nosuch": executable file not found in \$PATH/);
+    assert.equal(ran(missing, 127).exit_code, 127);
+    const directory = await run([], ['/etc']);
+    assert.match(directory.stderr, /permission denied/);
+    ran(directory, 126);
+  });
+
+  test('the command is pid 1 of its own pid namespace', async () => {
+    const result = await run([], ['sh', '-c', 'echo $$; cat /proc/1/cmdline | tr "\\0" " "; ls /proc | grep -c "^[0-9]"']);
+    ran(result, 0);
+    const [pid, cmdline, count] = result.stdout.split('\n');
+    assert.equal(pid, '1');
+    assert.match(cmdline!, /^sh -c echo \$\$;/);
+    // sh, cat or ls, and grep at most: no host process is visible.
+    assert.ok(Number(count) <= 4, `saw ${count} processes`);
+  });
+
+  test('env, workdir and user are as asked; the workdir is made when missing', async () => {
+    const result = await run(['-u', 'app', '-e', 'FOO=bar', '-w', '/work/dir'], ['sh', '-c', 'id -u; id -g; id -G; echo $FOO; pwd; echo $HOME']);
+    ran(result, 0);
+    const [uid, gid, groups, foo, cwd, home] = result.stdout.split('\n');
+    assert.equal(uid, '1000');
+    assert.equal(gid, '1000');
+    assert.ok(groups!.split(' ').includes('1001'), `supplementary groups: ${groups}`);
+    assert.equal(foo, 'bar');
+    assert.equal(cwd, '/work/dir');
+    assert.equal(home, '/home/app');
+  });
+
+  test('--hostname sets the uts name and /etc/hostname; the default is the short id', async () => {
+    const named = await run(['-h', 'box'], ['sh', '-c', 'hostname; cat /etc/hostname; grep -c box /etc/hosts']);
+    ran(named, 0);
+    assert.equal(named.stdout, 'box\nbox\n1\n');
+    const unnamed = await run([], ['hostname']);
+    const found = ran(unnamed, 0);
+    assert.equal(unnamed.stdout, `${found.id.slice(0, 12)}\n`);
+  });
+
+  test('-m 32m: a memory hog is killed by the OOM killer, exits 137 and is recorded as OOM-killed', { timeout: 60_000 }, async () => {
+    const result = await run(['-m', '32m'], ['sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived']);
+    assert.doesNotMatch(result.stdout, /survived/);
+    const found = ran(result, 137);
+    assert.equal(found.oom_killed, 1);
+  });
+
+  test('--pids-limit 10 caps a fork loop', { timeout: 30_000 }, async () => {
+    const result = await run(['--pids-limit', '10'], [
+      'sh',
+      '-c',
+      'cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; i=0; while [ $i -lt 30 ]; do sleep 5 & i=$((i+1)); done; echo all-started',
+    ]);
+    assert.equal(result.stdout.split('\n')[0], '10', result.stderr);
+    assert.doesNotMatch(result.stdout, /all-started/);
+    assert.match(result.stderr, /can't fork/);
+    assert.notEqual(result.status, 0);
+    assert.equal(ran(result, result.status!).exit_code, result.status);
+  });
+
+  test('--rm leaves no bundle and no row', async () => {
+    const before = bundles();
+    const result = await run(['--rm'], ['true']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(row(result.name), undefined);
+    assert.deepEqual(bundles(), before);
+    assert.deepEqual(mountsBelow(root.dir), []);
+  });
+
+  test('a failure before exec leaves nothing behind with --rm, and the row says why without it', async () => {
+    const before = bundles();
+    const removed = await run(['--rm', '-u', 'nosuchuser'], ['true']);
+    assert.equal(removed.status, 125);
+    assert.match(removed.stderr, /unable to find user nosuchuser/);
+    assert.equal(row(removed.name), undefined);
+    assert.deepEqual(bundles(), before);
+    assert.deepEqual(mountsBelow(root.dir), []);
+
+    const kept = await run(['-u', 'nosuchuser'], ['true']);
+    assert.equal(kept.status, 125);
+    const found = row(kept.name);
+    assert.equal(found?.state, 'exited');
+    assert.match(found?.error ?? '', /unable to find user/);
+    assertClean(found!.id, false);
+  });
+
+  test('a taken name is refused with Docker\'s conflict message', async () => {
+    const first = await run([], ['true']);
+    ran(first, 0);
+    const second = await cli(['run', '--name', first.name, imageRef, 'true']);
+    assert.equal(second.status, 125);
+    assert.match(second.stderr, new RegExp(`Conflict\\. The container name "/${first.name}" is already in use`));
+  });
+
+  test('bad flags exit 125 before anything is made', async () => {
+    const result = await run(['-m', 'lots'], ['true']);
+    assert.equal(result.status, 125);
+    assert.match(result.stderr, /invalid --memory "lots"/);
+    assert.equal(row(result.name), undefined);
+  });
+
+  test('SIGTERM sent to the CLI reaches the container', { timeout: 20_000 }, async () => {
+    const name = `run-test-${process.pid}-${++counter}`;
+    const result = await cli(['run', '--name', name, imageRef, 'sh', '-c', 'trap "exit 42" TERM; echo ready; while true; do sleep 0.1; done'], {
+      onSpawn: (pid, stdout) => {
+        stdout.on('data', (chunk: Buffer) => {
+          if (chunk.toString().includes('ready')) process.kill(pid, 'SIGTERM');
+        });
+      },
+    });
+    ran({ ...result, name }, 42);
+  });
+
+  test('--explain narrates the birth: overlay mount, cgroup writes, clone, pivot_root, execve', async () => {
+    const result = await run(['--explain', '-m', '64m'], ['true']);
+    ran(result, 0);
+    for (const pattern of [/mount\("overlay"/, /memory\.limit_in_bytes = 67108864|memory\.max = 67108864/, /clone\(CLONE_NEW/, /pivot_root/, /execve\("\/bin\/true"/]) {
+      assert.match(result.stderr, pattern);
+    }
+  });
+
+  test('--runtime runc runs the same bundle: output, status, hostname, and the same cleanup', { skip: hasRunc ? false : 'runc is not installed' }, async () => {
+    const result = await run(['--runtime', 'runc', '-h', 'box', '-u', 'app'], ['sh', '-c', 'echo hello; hostname; id -u; echo $$; exit 5']);
+    assert.equal(result.stdout, 'hello\nbox\n1000\n1\n', `exit ${result.status}, stderr: ${result.stderr}`);
+    ran(result, 5);
+    const before = bundles();
+    const removed = await run(['--runtime', 'runc', '--rm'], ['true']);
+    assert.equal(removed.status, 0, removed.stderr);
+    assert.equal(row(removed.name), undefined);
+    assert.deepEqual(bundles(), before);
+    assert.deepEqual(mountsBelow(root.dir), []);
+  });
+});
