@@ -247,6 +247,24 @@ describe('run', { skip }, () => {
     }
   });
 
+  test('the same probe under our runtime and under runc reports the same container', { skip: hasRunc ? false : 'runc is not installed' }, async () => {
+    const probe = [
+      'sh',
+      '-c',
+      'grep -E "^(CapEff|CapPrm|CapBnd|Seccomp|NoNewPrivs):" /proc/self/status; echo pid=$$; hostname; id; pwd; echo $HOME; ' +
+        'cat /proc/kcore 2>&1 | wc -c; echo x > /proc/sys/kernel/domainname 2>/dev/null || echo proc-sys-ro; ' +
+        'ls /proc | grep -c "^[0-9]"; ls /dev | sort | tr "\\n" " "',
+    ];
+    for (const flags of [[], ['--cap-drop', 'ALL', '--cap-add', 'CHOWN', '-u', 'app', '-w', '/tmp', '--security-opt', 'no-new-privileges']]) {
+      const ours = await run(['-h', 'probe', ...flags], probe);
+      ran(ours, 0);
+      const theirs = await run(['--runtime', 'runc', '-h', 'probe', ...flags], probe);
+      ran(theirs, 0);
+      assert.equal(ours.stdout, theirs.stdout, `flags ${flags.join(' ')}`);
+      assert.match(ours.stdout, /proc-sys-ro/);
+    }
+  });
+
   test('--runtime runc runs the same bundle: output, status, hostname, and the same cleanup', { skip: hasRunc ? false : 'runc is not installed' }, async () => {
     const result = await run(['--runtime', 'runc', '-h', 'box', '-u', 'app'], ['sh', '-c', 'echo hello; hostname; id -u; echo $$; exit 5']);
     assert.equal(result.stdout, 'hello\nbox\n1000\n1\n', `exit ${result.status}, stderr: ${result.stderr}`);
