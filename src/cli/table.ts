@@ -38,6 +38,7 @@ export interface CommandSpec {
 export const NOUNS: Record<string, string> = {
   image: 'Manage images',
   container: 'Manage containers',
+  network: 'Manage networks',
 };
 
 const FORMAT: OptionSpec = { flags: '--format <format>', description: 'output format: table or json' };
@@ -184,5 +185,46 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--runtime <runtime>', description: 'run the bundle with this OCI runtime (runc, or a path) instead of the built-in one' },
     ],
     load: () => import('./commands/container-run.js'),
+  },
+  {
+    name: 'network create',
+    summary: 'Create a bridge network (CNI: bridge, host-local, portmap, firewall)',
+    args: ['<name>'],
+    options: [
+      FORMAT,
+      { flags: '--subnet <cidr>', description: 'IPv4 subnet (default: a free 10.89.N.0/24)' },
+      { flags: '--gateway <ip>', description: 'gateway address (default: the first of the subnet)' },
+      { flags: '-d, --driver <driver>', description: 'network driver (only bridge)' },
+      { flags: '--internal', description: 'no NAT and no route out: members reach only each other' },
+      { flags: '--label <key=value>', description: 'set a label', repeatable: true },
+    ],
+    load: () => import('./commands/network-create.js'),
+  },
+  {
+    name: 'network ls',
+    aliases: ['list'],
+    summary: 'List networks',
+    options: [FORMAT, { flags: '-q, --quiet', description: 'only network ids' }, { flags: '--no-trunc', description: 'full network ids' }],
+    load: () => import('./commands/network-ls.js'),
+  },
+  {
+    name: 'network inspect',
+    summary: 'Show networks as JSON (Docker\'s shape)',
+    args: ['<network...>'],
+    options: [FORMAT],
+    load: () => import('./commands/network-inspect.js'),
+  },
+  {
+    name: 'network rm',
+    aliases: ['remove'],
+    summary: 'Remove networks (refused while containers use them)',
+    args: ['<network...>'],
+    load: () => import('./commands/network-rm.js'),
+  },
+  {
+    name: 'network prune',
+    summary: 'Remove every user network no container uses',
+    options: [FORMAT, { flags: '-f, --force', description: 'do not ask (it never does)' }],
+    load: () => import('./commands/network-prune.js'),
   },
 ];

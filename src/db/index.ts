@@ -4,3 +4,5 @@ export * as images from './images.js';
 export type { ImageRecord, ImageRow, LayerRecord } from './images.js';
 export * as containers from './containers.js';
 export type { ContainerRecord, ContainerState } from './containers.js';
+export * as networks from './networks.js';
+export type { NetworkRow, AttachmentRow, StoredPort } from './networks.js';

@@ -15,6 +15,14 @@
  *   containers(id PK, name UNIQUE, image_id FK, image_ref, config JSON
  *              (immutable intent), state, pid, exit_code, oom_killed,
  *              error, created_at, started_at, finished_at)
+ *   networks(id PK, name UNIQUE, driver, bridge UNIQUE, subnet, gateway,
+ *            internal, labels JSON, created_at)                       (v2)
+ *   network_attachments(network_id FK, container_id, container_name, ifname,
+ *            netns, ip, mac, aliases/ports/extra_hosts JSON, hosts_file,
+ *            result JSON = the CNI ADD result)  PK(network_id, container_id)
+ *            A row exists from before ADD until after DEL, so a crash in
+ *            between leaves something to tear down; a network with rows
+ *            cannot be deleted (foreign key).
  *
  * Immutable intent (a container's config) lives apart from mutable state
  * (state, pid, exit code, times); every state change is one BEGIN IMMEDIATE
@@ -89,6 +97,40 @@ export const MIGRATIONS: readonly Migration[] = [
         finished_at TEXT
       );
       CREATE INDEX containers_image ON containers(image_id);
+    `,
+  },
+  {
+    version: 2,
+    name: 'networks, network attachments',
+    sql: `
+      CREATE TABLE networks (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        driver     TEXT NOT NULL DEFAULT 'bridge',
+        bridge     TEXT NOT NULL UNIQUE,
+        subnet     TEXT NOT NULL,
+        gateway    TEXT NOT NULL,
+        internal   INTEGER NOT NULL DEFAULT 0,
+        labels     TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE network_attachments (
+        network_id     TEXT NOT NULL REFERENCES networks(id),
+        container_id   TEXT NOT NULL,
+        container_name TEXT NOT NULL,
+        ifname         TEXT NOT NULL,
+        netns          TEXT NOT NULL,
+        ip             TEXT,
+        mac            TEXT,
+        aliases        TEXT NOT NULL DEFAULT '[]',
+        ports          TEXT NOT NULL DEFAULT '[]',
+        extra_hosts    TEXT NOT NULL DEFAULT '[]',
+        hosts_file     TEXT,
+        result         TEXT,
+        created_at     TEXT NOT NULL,
+        PRIMARY KEY (network_id, container_id)
+      );
+      CREATE INDEX network_attachments_container ON network_attachments(container_id);
     `,
   },
 ];

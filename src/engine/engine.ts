@@ -5,6 +5,7 @@ import { readEngineInfo } from './info.js';
 import { imageHistory, inspectImage, listImageSummaries, pruneImages, removeImage, tagImage } from './images.js';
 import { importImage, pull } from './pull.js';
 import { runContainer } from './run.js';
+import { attachNetwork, createNetwork, detachNetworks, inspectNetwork, listNetworks, pruneNetworks, removeNetwork } from './network.js';
 import { createEngineState } from './state.js';
 import type { Engine, EngineOptions, StoreCheckReport } from './types.js';
 
@@ -37,6 +38,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
       return { blobs: { ok: report.ok.length, bad: report.bad }, layers: { ok, missing } };
     },
     run: (runOptions) => runContainer(state, runOptions),
+    createNetwork: (request) => createNetwork(state, request),
+    listNetworks: () => listNetworks(state),
+    inspectNetwork: (nameOrId) => inspectNetwork(state, nameOrId),
+    removeNetwork: (nameOrId) => removeNetwork(state, nameOrId),
+    pruneNetworks: () => pruneNetworks(state),
+    attachNetwork: (request) => attachNetwork(state, request),
+    detachNetworks: (containerId, network) => detachNetworks(state, containerId, network),
     close: () => void state.close(),
   };
 }

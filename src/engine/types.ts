@@ -50,6 +50,16 @@ export interface Engine {
   checkStore(options?: { repair?: boolean }): Promise<StoreCheckReport>;
   /** Runs a container in the foreground and resolves with its exit status once it has ended and been cleaned up. */
   run(options: RunRequest): Promise<RunResult>;
+  createNetwork(request: NetworkCreateRequest): Promise<NetworkInspect>;
+  listNetworks(): Promise<NetworkInspect[]>;
+  inspectNetwork(nameOrId: string): Promise<NetworkInspect>;
+  /** Refused while containers are attached; deletes the bridge and the address leases. */
+  removeNetwork(nameOrId: string): Promise<void>;
+  pruneNetworks(): Promise<NetworkPruneReport>;
+  /** Joins a container to a network through the CNI plugins (ADD). */
+  attachNetwork(request: NetworkAttachRequest): Promise<NetworkAttachment>;
+  /** Takes a container off its networks (all, or only `network`): CNI DEL, idempotent, every step tried. */
+  detachNetworks(containerId: string, network?: string): Promise<NetworkDetachReport>;
   close(): void;
 }
 
@@ -186,4 +196,80 @@ export interface ImportOptions {
 export interface StoreCheckReport {
   blobs: { ok: number; bad: { name: string; reason: string }[] };
   layers: { ok: number; missing: string[] };
+}
+
+/** `network create`. */
+export interface NetworkCreateRequest {
+  name: string;
+  /** IPv4 CIDR; default a free block (10.89.N.0/24 ...) that no route of the host covers. */
+  subnet?: string | undefined;
+  /** Default the first host address of the subnet. */
+  gateway?: string | undefined;
+  /** No NAT, no default route, no published ports. */
+  internal?: boolean | undefined;
+  labels?: Record<string, string> | undefined;
+}
+
+/** `network inspect` and `network ls --format json`, Docker's shape. */
+export interface NetworkInspect {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: 'local';
+  Driver: string;
+  EnableIPv6: boolean;
+  IPAM: { Driver: string; Options: Record<string, string>; Config: { Subnet: string; Gateway: string }[] };
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: boolean;
+  ConfigOnly: boolean;
+  Containers: Record<string, { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }>;
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
+}
+
+export interface NetworkPruneReport {
+  NetworksDeleted: string[];
+}
+
+/** A container joining a network; called by run once the container's pid is known (before it execs). */
+export interface NetworkAttachRequest {
+  containerId: string;
+  containerName: string;
+  /** Network name or id; default `bridge` (created on first use). */
+  network?: string | undefined;
+  /** The container's pid: its /proc/<pid>/ns/net is pinned under the run root until detach. */
+  pid?: number | undefined;
+  /** Or a namespace path the caller keeps alive itself (e.g. /run/netns/NAME). */
+  netnsPath?: string | undefined;
+  /** Interface name inside the container; default the next free ethN. */
+  ifname?: string | undefined;
+  /** -p values: [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp] or CONTAINERPORT. */
+  publish?: string[] | undefined;
+  /** --network-alias: more names the other members resolve. */
+  aliases?: string[] | undefined;
+  /** --add-host NAME:IP. */
+  addHosts?: string[] | undefined;
+  /** The container's hosts file (bundle), bind-mounted at /etc/hosts; rewritten in place as members come and go. */
+  hostsFile?: string | undefined;
+}
+
+export interface NetworkAttachment {
+  network: string;
+  networkId: string;
+  ifname: string;
+  netns: string;
+  ip: string;
+  prefix: number;
+  gateway: string;
+  mac: string;
+  bridge: string;
+  /** The published ports with the host ports finally used. */
+  ports: { hostPort: number; containerPort: number; protocol: 'tcp' | 'udp'; hostIP?: string }[];
+}
+
+export interface NetworkDetachReport {
+  /** Names of the networks left. */
+  detached: string[];
+  errors: string[];
 }

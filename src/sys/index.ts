@@ -5,3 +5,5 @@
 export * from './native.js';
 export * from './launcher.js';
 export * from './process.js';
+export * from './capture.js';
+export * from './netns.js';

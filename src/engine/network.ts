@@ -1,0 +1,574 @@
+/**
+ * The network verbs: networks (create, ls, inspect, rm, prune) and a
+ * container joining and leaving them through the CNI plugins.
+ *
+ *   attach:  network row (the default `bridge` made on first use)
+ *            -> published ports resolved (free ones picked, taken ones refused)
+ *            -> attachment row (before ADD: a crash leaves something to DEL)
+ *            -> loopback ADD (lo up), conflist ADD (bridge, portmap, firewall)
+ *            -> result stored -> every member's /etc/hosts rewritten
+ *   detach:  conflist DEL with the stored result (reverse order, every plugin
+ *            called, errors collected) -> row removed -> hosts rewritten ->
+ *            pinned namespace released -> idle shared iptables chains removed
+ *   rm:      refused while attached -> bridge device deleted -> IPAM leases
+ *            dir deleted -> row removed
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import dgram from 'node:dgram';
+import path from 'node:path';
+import { EngineError, newContainerId, type Explainer } from '../common/index.js';
+import { networks, type AttachmentRow, type Database, type NetworkRow, type StoredPort } from '../db/index.js';
+import {
+  addNetworkList,
+  addressOf,
+  cidrsOverlap,
+  defaultSubnetCandidates,
+  delNetworkList,
+  extraHostEntries,
+  findPlugin,
+  formatCidr,
+  gatewayFor,
+  hostsEntriesFor as entriesOf,
+  ipamDirOf,
+  parseAddHost,
+  parseCidr,
+  parseIptablesSave,
+  parsePublishList,
+  pickFreeSubnet,
+  planConfList,
+  planIdleChainRemoval,
+  planLoopback,
+  pluginDirsFromEnv,
+  readHostRoutes,
+  rewriteHostsFile,
+  type CniOptions,
+  type CniResult,
+  type Cidr,
+  type NetworkDefinition,
+  type PortMapping,
+  type PublishRequest,
+} from '../network/index.js';
+import { pinNetns, runCaptured, unpinNetns } from '../sys/index.js';
+import type { EngineState } from './state.js';
+import type {
+  NetworkAttachRequest,
+  NetworkAttachment,
+  NetworkCreateRequest,
+  NetworkDetachReport,
+  NetworkInspect,
+  NetworkPruneReport,
+} from './types.js';
+
+/** The network used when none is named, like Docker's. */
+export const DEFAULT_NETWORK = 'bridge';
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+function ipamDataDir(state: EngineState): string {
+  return path.join(state.paths.runRoot, 'cni', 'ipam');
+}
+
+function netnsPinDir(state: EngineState): string {
+  return path.join(state.paths.runRoot, 'netns');
+}
+
+function cniOptions(state: EngineState): CniOptions {
+  return { pluginDirs: pluginDirsFromEnv(), explainer: state.explainer };
+}
+
+function definitionOf(row: NetworkRow): NetworkDefinition {
+  return { id: row.id, name: row.name, bridge: row.bridge, subnet: row.subnet, gateway: row.gateway, internal: row.internal };
+}
+
+function deviceExists(name: string): boolean {
+  return fs.existsSync(path.join('/sys/class/net', name));
+}
+
+/** Every block the host routes to (its own networks) plus the engine's networks. */
+function takenSubnets(existing: readonly NetworkRow[]): Cidr[] {
+  return [...readHostRoutes().map((route) => route.destination), ...existing.map((row) => parseCidr(row.subnet))];
+}
+
+/** A subnet given by the user must not overlap another network nor a route of the host. */
+function checkSubnetFree(name: string, subnet: Cidr, existing: readonly NetworkRow[]): void {
+  for (const other of existing) {
+    if (cidrsOverlap(subnet, parseCidr(other.subnet))) {
+      throw new EngineError('CONFLICT', `create network ${name}: subnet ${formatCidr(subnet)} overlaps network ${other.name} (${other.subnet})`, {
+        hint: 'choose another --subnet',
+      });
+    }
+  }
+  for (const route of readHostRoutes()) {
+    if (cidrsOverlap(subnet, route.destination)) {
+      throw new EngineError('CONFLICT', `create network ${name}: subnet ${formatCidr(subnet)} overlaps ${formatCidr(route.destination)}, routed by the host on ${route.device}`, {
+        hint: 'choose another --subnet',
+      });
+    }
+  }
+}
+
+function insertNetwork(state: EngineState, request: NetworkCreateRequest, kind: 'default' | 'user'): NetworkRow {
+  const name = request.name;
+  if (!NAME_RE.test(name)) {
+    throw new EngineError('INVALID_ARGUMENT', `create network ${JSON.stringify(name)}: invalid name`, { hint: 'letters, digits, _ . - ; at most 63 characters' });
+  }
+  if (kind === 'user' && (name === DEFAULT_NETWORK || name === 'host' || name === 'none')) {
+    throw new EngineError('CONFLICT', `create network ${name}: ${name} is a pre-defined network`);
+  }
+  if (request.gateway !== undefined && request.subnet === undefined) {
+    throw new EngineError('INVALID_ARGUMENT', `create network ${name}: --gateway needs --subnet`);
+  }
+  const id = newContainerId();
+  const given = request.subnet === undefined ? undefined : parseCidr(request.subnet);
+  const gatewayGiven = given === undefined ? undefined : gatewayFor(given, request.gateway);
+  const db = state.db();
+  const row = networks.createNetwork(
+    db,
+    { id, name, bridge: '', subnet: '', gateway: '', internal: request.internal === true, labels: request.labels ?? {} },
+    (existing) => {
+      let subnet: Cidr;
+      if (given !== undefined) {
+        checkSubnetFree(name, given, existing);
+        subnet = given;
+      } else {
+        const free = pickFreeSubnet(defaultSubnetCandidates(kind), takenSubnets(existing));
+        if (free === undefined) throw new EngineError('UNAVAILABLE', `create network ${name}: no free subnet left in the default pools`, { hint: 'give one with --subnet' });
+        subnet = free;
+      }
+      return { subnet: formatCidr(subnet), gateway: gatewayGiven ?? gatewayFor(subnet), bridge: bridgeNameFor(kind, id, existing) };
+    },
+  );
+  state.explainer.step({
+    topic: 'network',
+    say: `define network ${name}: bridge ${row.bridge}, subnet ${row.subnet}, gateway ${row.gateway} (the bridge appears with its first container)`,
+  });
+  return row;
+}
+
+/** dctr0 (or the next free dctrN) for the default network, dctr-<id8> for user networks. */
+function bridgeNameFor(kind: 'default' | 'user', id: string, existing: readonly NetworkRow[]): string {
+  if (kind === 'user') return `dctr-${id.slice(0, 8)}`;
+  const used = new Set(existing.map((row) => row.bridge));
+  for (let n = 0; ; n++) {
+    const name = `dctr${n}`;
+    if (!used.has(name) && !deviceExists(name)) return name;
+  }
+}
+
+/** The default `bridge` network, created on first use. */
+export function ensureDefaultNetwork(state: EngineState): NetworkRow {
+  const db = state.db();
+  const found = networks.findNetwork(db, DEFAULT_NETWORK);
+  if (found !== undefined) return found;
+  try {
+    return insertNetwork(state, { name: DEFAULT_NETWORK }, 'default');
+  } catch (error) {
+    // Another process made it first.
+    if (error instanceof EngineError && error.code === 'ALREADY_EXISTS') return networks.getNetwork(db, DEFAULT_NETWORK);
+    throw error;
+  }
+}
+
+export async function createNetwork(state: EngineState, request: NetworkCreateRequest): Promise<NetworkInspect> {
+  return inspectRow(state.db(), insertNetwork(state, request, 'user'));
+}
+
+export async function listNetworks(state: EngineState): Promise<NetworkInspect[]> {
+  const db = state.db();
+  ensureDefaultNetwork(state);
+  return networks.listNetworks(db).map((row) => inspectRow(db, row));
+}
+
+export async function inspectNetwork(state: EngineState, nameOrId: string): Promise<NetworkInspect> {
+  const db = state.db();
+  if (nameOrId === DEFAULT_NETWORK) ensureDefaultNetwork(state);
+  return inspectRow(db, networks.getNetwork(db, nameOrId));
+}
+
+/** Docker's shape of `network inspect`. */
+function inspectRow(db: Database, row: NetworkRow): NetworkInspect {
+  const members: NetworkInspect['Containers'] = {};
+  for (const attachment of networks.listAttachments(db, { networkId: row.id })) {
+    const prefix = row.subnet.split('/')[1];
+    members[attachment.containerId] = {
+      Name: attachment.containerName,
+      EndpointID: `${attachment.containerId.slice(0, 32)}${row.id.slice(0, 32)}`,
+      MacAddress: attachment.mac ?? '',
+      IPv4Address: attachment.ip === null ? '' : `${attachment.ip}/${prefix}`,
+      IPv6Address: '',
+    };
+  }
+  return {
+    Name: row.name,
+    Id: row.id,
+    Created: row.createdAt,
+    Scope: 'local',
+    Driver: row.driver,
+    EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: row.subnet, Gateway: row.gateway }] },
+    Internal: row.internal,
+    Attachable: false,
+    Ingress: false,
+    ConfigOnly: false,
+    Containers: members,
+    Options: { 'com.docker.network.bridge.name': row.bridge },
+    Labels: row.labels,
+  };
+}
+
+export async function removeNetwork(state: EngineState, nameOrId: string): Promise<void> {
+  const db = state.db();
+  const row = networks.getNetwork(db, nameOrId);
+  if (row.name === DEFAULT_NETWORK) {
+    throw new EngineError('FAILED_PRECONDITION', `remove network ${row.name}: it is the pre-defined default network and cannot be removed`);
+  }
+  await destroyNetwork(state, row);
+}
+
+/** Removes a network whose containers are all gone: its bridge, its IPAM store, its row. */
+async function destroyNetwork(state: EngineState, row: NetworkRow): Promise<void> {
+  const db = state.db();
+  const users = networks.listAttachments(db, { networkId: row.id });
+  if (users.length > 0) {
+    throw new EngineError('CONFLICT', `remove network ${row.name}: in use by ${users.length} container(s): ${users.map((user) => user.containerName).join(', ')}`, {
+      hint: 'stop or remove those containers first',
+    });
+  }
+  if (deviceExists(row.bridge)) {
+    state.explainer.step({ topic: 'network', say: `delete the bridge ${row.bridge} of network ${row.name}`, call: `ip link del ${row.bridge}` });
+    const run = await runCaptured('ip', ['link', 'del', row.bridge]);
+    if (run.status !== 0 && deviceExists(row.bridge)) {
+      throw new EngineError('UNAVAILABLE', `remove network ${row.name}: delete bridge ${row.bridge}: ${run.stderr.trim()}`);
+    }
+  }
+  const leases = ipamDirOf(ipamDataDir(state), row.name);
+  if (fs.existsSync(leases)) {
+    state.explainer.step({ topic: 'network', say: `delete the address leases of network ${row.name} (host-local IPAM store)`, call: `rm -rf ${leases}` });
+    fs.rmSync(leases, { recursive: true, force: true });
+  }
+  networks.deleteNetwork(db, row.id);
+  await removeIdleChains(state);
+}
+
+export async function pruneNetworks(state: EngineState): Promise<NetworkPruneReport> {
+  const db = state.db();
+  const deleted: string[] = [];
+  for (const row of networks.listNetworks(db)) {
+    if (row.name === DEFAULT_NETWORK) continue;
+    if (networks.listAttachments(db, { networkId: row.id }).length > 0) continue;
+    try {
+      await destroyNetwork(state, row);
+      deleted.push(row.name);
+    } catch (error) {
+      if (!(error instanceof EngineError && error.code === 'CONFLICT')) throw error;
+    }
+  }
+  return { NetworksDeleted: deleted };
+}
+
+/** Tries to listen on the host port: a socket of someone else there means the published port would be stolen. */
+async function hostPortFree(ip: string, port: number, protocol: 'tcp' | 'udp'): Promise<{ free: boolean; port: number }> {
+  const host = ip === '' ? '0.0.0.0' : ip;
+  if (protocol === 'udp') {
+    return new Promise((resolve) => {
+      const socket = dgram.createSocket('udp4');
+      socket.once('error', () => {
+        socket.close();
+        resolve({ free: false, port });
+      });
+      socket.bind({ address: host, port, exclusive: true }, () => {
+        const bound = socket.address().port;
+        socket.close(() => resolve({ free: true, port: bound }));
+      });
+    });
+  }
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve({ free: false, port }));
+    server.listen({ host, port, exclusive: true }, () => {
+      const address = server.address();
+      const bound = typeof address === 'object' && address !== null ? address.port : port;
+      server.close(() => resolve({ free: true, port: bound }));
+    });
+  });
+}
+
+function portKey(ip: string, port: number, protocol: string): string {
+  return `${ip}:${port}/${protocol}`;
+}
+
+/** True when two published ports would catch the same packets (an empty address means all). */
+function portsClash(a: StoredPort, b: StoredPort): boolean {
+  return a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostIp === '' || b.hostIp === '' || a.hostIp === b.hostIp);
+}
+
+/** Gives every request a host port: the asked one if nobody holds it, else a free one picked by the kernel. */
+async function resolvePorts(db: Database, requests: readonly PublishRequest[]): Promise<StoredPort[]> {
+  const held = networks.listAttachments(db).flatMap((row) => row.ports);
+  const out: StoredPort[] = [];
+  for (const request of requests) {
+    if (request.hostPort !== 0) {
+      const wanted: StoredPort = { ...request };
+      const clash = [...held, ...out].find((other) => portsClash(other, wanted));
+      const free = clash === undefined ? await hostPortFree(request.hostIp, request.hostPort, request.protocol) : { free: false };
+      if (!free.free) {
+        throw new EngineError('CONFLICT', `publish ${request.hostIp || '0.0.0.0'}:${request.hostPort}/${request.protocol}: port is already in use${clash === undefined ? ' on the host' : ' by another container'}`, {
+          hint: 'publish on another host port, or stop what holds it',
+        });
+      }
+      out.push(wanted);
+      continue;
+    }
+    for (let attempt = 0; ; attempt++) {
+      const picked = await hostPortFree(request.hostIp, 0, request.protocol);
+      const candidate: StoredPort = { ...request, hostPort: picked.port };
+      if (picked.free && ![...held, ...out].some((other) => portsClash(other, candidate))) {
+        out.push(candidate);
+        break;
+      }
+      if (attempt >= 20) throw new EngineError('UNAVAILABLE', `publish ${request.containerPort}/${request.protocol}: no free host port found`);
+    }
+  }
+  return out;
+}
+
+function mappingsOf(ports: readonly StoredPort[]): PortMapping[] {
+  return ports.map((port) => ({
+    hostPort: port.hostPort,
+    containerPort: port.containerPort,
+    protocol: port.protocol,
+    ...(port.hostIp === '' ? {} : { hostIP: port.hostIp }),
+  }));
+}
+
+/** The namespace path the plugins are given: the caller's, or /proc/<pid>/ns/net pinned under the run root. */
+function netnsFor(state: EngineState, request: NetworkAttachRequest): { path: string; pinned: boolean } {
+  if (request.netnsPath !== undefined) return { path: request.netnsPath, pinned: false };
+  if (request.pid === undefined) throw new EngineError('INVALID_ARGUMENT', `attach ${request.containerName} to a network: give the container's pid or its network namespace path`);
+  const target = path.join(netnsPinDir(state), request.containerId);
+  if (!isMountPoint(target)) {
+    const source = `/proc/${request.pid}/ns/net`;
+    state.explainer.step({
+      topic: 'network',
+      say: 'pin the container\'s network namespace with a bind mount, so it outlives the container\'s processes until CNI DEL has run',
+      call: `mount --bind ${source} ${target}`,
+    });
+    pinNetns(source, target);
+  }
+  return { path: target, pinned: true };
+}
+
+function isMountPoint(file: string): boolean {
+  try {
+    const text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+    return text.split('\n').some((line) => line.split(' ')[4] === file);
+  } catch {
+    return false;
+  }
+}
+
+/** Joins a container to a network (default `bridge`). */
+export async function attachNetwork(state: EngineState, request: NetworkAttachRequest): Promise<NetworkAttachment> {
+  const db = state.db();
+  const networkName = request.network ?? DEFAULT_NETWORK;
+  if (networkName === 'none' || networkName === 'host' || networkName.startsWith('container:')) {
+    throw new EngineError('INVALID_ARGUMENT', `attach ${request.containerName} to network ${networkName}: not a CNI network (run handles none, host and container: itself)`);
+  }
+  const row = networkName === DEFAULT_NETWORK ? ensureDefaultNetwork(state) : networks.findNetwork(db, networkName);
+  if (row === undefined) throw new EngineError('NOT_FOUND', `network ${networkName} not found`, { hint: 'create it with: network create NAME, or list them with: network ls' });
+  const publish = parsePublishList(request.publish ?? []);
+  if (row.internal && publish.length > 0) throw new EngineError('INVALID_ARGUMENT', `publish on network ${row.name}: the network is internal`);
+  const extraHosts = (request.addHosts ?? []).map(parseAddHost);
+  const options = cniOptions(state);
+  const list = planConfList(definitionOf(row), { ipamDataDir: ipamDataDir(state) });
+  const loopback = planLoopback();
+  for (const plugin of [...list.plugins, ...loopback.plugins]) findPlugin(plugin.type, options.pluginDirs);
+
+  const ports = await resolvePorts(db, publish);
+  const netns = netnsFor(state, request);
+  let attachment: AttachmentRow | undefined;
+  try {
+    attachment = networks.addAttachment(
+      db,
+      {
+        networkId: row.id,
+        containerId: request.containerId,
+        containerName: request.containerName,
+        netns: netns.path,
+        aliases: request.aliases ?? [],
+        ports,
+        extraHosts,
+        hostsFile: request.hostsFile ?? null,
+        ...(request.ifname === undefined ? {} : { ifname: request.ifname }),
+      },
+      (existing) => {
+        for (const port of ports) {
+          const holder = existing.find((other) => other.ports.some((held) => portsClash(held, port)));
+          if (holder !== undefined) {
+            throw new EngineError('CONFLICT', `publish ${portKey(port.hostIp || '0.0.0.0', port.hostPort, port.protocol)}: port is already in use by container ${holder.containerName}`);
+          }
+        }
+      },
+    );
+    await addNetworkList(loopback, { containerId: request.containerId, netns: netns.path, ifname: 'lo' }, {}, options);
+    const result = await addNetworkList(list, { containerId: request.containerId, netns: netns.path, ifname: attachment.ifname }, { portMappings: mappingsOf(ports) }, options);
+    const address = addressOf(result);
+    networks.setAttachmentResult(db, row.id, request.containerId, { result: JSON.stringify(result), ip: address.ip ?? null, mac: address.mac ?? null });
+    state.explainer.step({
+      topic: 'network',
+      say: `container ${request.containerName} joined network ${row.name}: ${attachment.ifname} ${address.ip ?? '?'}/${address.prefix ?? '?'} (${address.mac ?? 'no mac'}), gateway ${address.gateway ?? row.gateway} on bridge ${row.bridge}` +
+        (ports.length === 0 ? '' : `; published ${ports.map((port) => `${port.hostIp || '0.0.0.0'}:${port.hostPort}->${port.containerPort}/${port.protocol}`).join(', ')}`),
+    });
+    rewriteNetworkHosts(db, row, state.explainer);
+    return {
+      network: row.name,
+      networkId: row.id,
+      ifname: attachment.ifname,
+      netns: netns.path,
+      ip: address.ip ?? '',
+      prefix: address.prefix ?? Number(row.subnet.split('/')[1]),
+      gateway: address.gateway ?? row.gateway,
+      mac: address.mac ?? '',
+      bridge: row.bridge,
+      ports: mappingsOf(ports),
+    };
+  } catch (error) {
+    // addNetworkList has already undone its plugins; drop the row and the pin.
+    if (attachment !== undefined) networks.deleteAttachment(db, row.id, request.containerId);
+    if (netns.pinned && networks.listAttachments(db, { containerId: request.containerId }).length === 0) {
+      try {
+        unpinNetns(netns.path);
+      } catch {
+        // The original error matters more; the pin goes with the run root.
+      }
+    }
+    throw error;
+  }
+}
+
+/**
+ * Takes a container off every network it is on (or only `network`): DEL is
+ * called for each, always, in reverse plugin order; every step is tried and
+ * the failures are thrown together at the end. Calling it again is safe.
+ */
+export async function detachNetworks(state: EngineState, containerId: string, only?: string): Promise<NetworkDetachReport> {
+  const db = state.db();
+  const options = cniOptions(state);
+  const onlyRow = only === undefined ? undefined : networks.getNetwork(db, only);
+  const rows = networks.listAttachments(db, { containerId }).filter((row) => onlyRow === undefined || row.networkId === onlyRow.id).reverse();
+  const report: NetworkDetachReport = { detached: [], errors: [] };
+  const problems: EngineError[] = [];
+  for (const attachment of rows) {
+    const network = networks.listNetworks(db).find((item) => item.id === attachment.networkId)!;
+    const list = planConfList(definitionOf(network), { ipamDataDir: ipamDataDir(state) });
+    let prevResult: CniResult | undefined;
+    try {
+      prevResult = attachment.result === null ? undefined : (JSON.parse(attachment.result) as CniResult);
+    } catch {
+      prevResult = undefined;
+    }
+    const errors = await delNetworkList(list, { containerId, netns: attachment.netns, ifname: attachment.ifname }, { portMappings: mappingsOf(attachment.ports) }, prevResult, options);
+    if (errors.length > 0) {
+      problems.push(...errors);
+      report.errors.push(...errors.map((error) => error.message));
+      continue;
+    }
+    networks.deleteAttachment(db, network.id, containerId);
+    report.detached.push(network.name);
+    state.explainer.step({ topic: 'network', say: `container ${attachment.containerName} left network ${network.name}: its veth, address lease, NAT and port rules are gone` });
+    try {
+      rewriteNetworkHosts(db, network, state.explainer);
+      if (attachment.hostsFile !== null) rewriteContainerHosts(db, containerId, attachment.containerName, attachment.hostsFile, state.explainer);
+    } catch (error) {
+      problems.push(error instanceof EngineError ? error : new EngineError('INTERNAL', `update hosts files of network ${network.name}`, { cause: error }));
+    }
+  }
+  const pin = path.join(netnsPinDir(state), containerId);
+  if (networks.listAttachments(db, { containerId }).length === 0 && fs.existsSync(pin)) {
+    try {
+      state.explainer.step({ topic: 'network', say: 'release the pinned network namespace of the container', call: `umount ${pin} && rm ${pin}` });
+      unpinNetns(pin);
+    } catch (error) {
+      problems.push(error instanceof EngineError ? error : new EngineError('INTERNAL', `release network namespace ${pin}`, { cause: error }));
+    }
+  }
+  try {
+    await removeIdleChains(state);
+  } catch (error) {
+    problems.push(error instanceof EngineError ? error : new EngineError('INTERNAL', 'remove idle CNI iptables chains', { cause: error }));
+  }
+  if (problems.length > 0) {
+    throw new EngineError('UNAVAILABLE', `detach container ${containerId.slice(0, 12)} from its networks: ${problems.length} step(s) failed: ${problems.map((p) => p.message).join('; ')}`, {
+      cause: problems[0],
+      hint: 'calling it again retries the failed steps (CNI DEL is idempotent)',
+    });
+  }
+  return report;
+}
+
+/** The hosts lines of a network's members (name, aliases, short id -> address). */
+export function hostsEntriesFor(state: EngineState, nameOrId: string): string[] {
+  const db = state.db();
+  const row = networks.getNetwork(db, nameOrId);
+  return entriesOf(membersOf(db, row.id));
+}
+
+function membersOf(db: Database, networkId: string) {
+  return networks
+    .listAttachments(db, { networkId })
+    .filter((item) => item.ip !== null)
+    .map((item) => ({ containerId: item.containerId, name: item.containerName, ip: item.ip!, aliases: item.aliases }));
+}
+
+/**
+ * Rewrites the engine's block in the hosts file of every member of a
+ * network: on user networks every member's name, aliases and short id; on
+ * the default `bridge` network only each container's own entry (Docker's
+ * default network has no name resolution). `--add-host` lines always.
+ */
+export function rewriteHostsFiles(state: EngineState, nameOrId: string): number {
+  return rewriteNetworkHosts(state.db(), networks.getNetwork(state.db(), nameOrId), state.explainer);
+}
+
+function rewriteNetworkHosts(db: Database, row: NetworkRow, explainer: Explainer): number {
+  let rewritten = 0;
+  for (const member of networks.listAttachments(db, { networkId: row.id })) {
+    if (member.hostsFile !== null && rewriteContainerHosts(db, member.containerId, member.containerName, member.hostsFile, explainer)) rewritten++;
+  }
+  return rewritten;
+}
+
+/** Rewrites one container's hosts block from all the networks it is on (an empty block when none is left). */
+function rewriteContainerHosts(db: Database, containerId: string, containerName: string, hostsFile: string, explainer: Explainer): boolean {
+  const lines: string[] = [];
+  const all = networks.listNetworks(db);
+  for (const own of networks.listAttachments(db, { containerId })) {
+    const ownNetwork = all.find((item) => item.id === own.networkId);
+    if (ownNetwork === undefined) continue;
+    const members = membersOf(db, ownNetwork.id);
+    lines.push(...entriesOf(ownNetwork.name === DEFAULT_NETWORK ? members.filter((item) => item.containerId === containerId) : members));
+    lines.push(...extraHostEntries(own.extraHosts));
+  }
+  if (!rewriteHostsFile(hostsFile, lines)) return false;
+  explainer.step({ topic: 'network', say: `update /etc/hosts of ${containerName} (${lines.length} entries for its networks)`, call: `write ${hostsFile}` });
+  return true;
+}
+
+/** Removes the plugins' shared iptables chains when no container of any CNI user is left in them. */
+async function removeIdleChains(state: EngineState): Promise<void> {
+  if (networks.listAttachments(state.db()).length > 0) return;
+  let saved;
+  try {
+    saved = await runCaptured('iptables-save', []);
+  } catch {
+    return; // No iptables: nothing of ours can be there either.
+  }
+  if (saved.status !== 0) return;
+  const commands = planIdleChainRemoval(parseIptablesSave(saved.stdout));
+  if (commands.length === 0) return;
+  state.explainer.step({ topic: 'network', say: 'no CNI container is left: remove the shared CNI iptables chains (CNI-HOSTPORT-*, CNI-FORWARD, CNI-ADMIN) and the jumps into them' });
+  for (const args of commands) {
+    state.explainer.step({ topic: 'network', say: 'iptables', call: `iptables ${args.join(' ')}` });
+    await runCaptured('iptables', ['-w', ...args]);
+  }
+}

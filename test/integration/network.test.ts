@@ -1,0 +1,282 @@
+/**
+ * Networking through the real CNI plugins, as root, without the run
+ * command: "containers" are network namespaces this test creates
+ * (`ip netns add dctr-test-<pid>-N`) with busybox processes inside. Traffic
+ * stays on 127.0.0.1 and inside those namespaces. After everything is
+ * detached and removed, `ip link`, `iptables-save` and the host-local store
+ * must hold nothing of ours.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { createRecordingExplainer, isEngineError } from '../../src/common/index.js';
+import { createEngine, type Engine } from '../../src/engine/index.js';
+import { createTempRoot, type TempRoot } from '../helpers/tmp-root.js';
+
+const skip = process.getuid?.() !== 0 ? 'needs root' : !fs.existsSync('/usr/lib/cni/bridge') ? 'needs containernetworking-plugins' : false;
+
+const NS = (n: number) => `dctr-test-${process.pid}-${n}`;
+const newId = () => randomBytes(32).toString('hex');
+
+function sh(file: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(file, args, { encoding: 'utf8', timeout: 20_000 });
+  return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+}
+
+function inNs(ns: number, script: string) {
+  return sh('ip', ['netns', 'exec', NS(ns), '/bin/sh', '-c', script]);
+}
+
+async function httpGet(url: string): Promise<string> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  return response.text();
+}
+
+async function waitFor(check: () => Promise<boolean> | boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('CNI networking', { skip }, () => {
+  let root: TempRoot;
+  let engine: Engine;
+  const explainer = createRecordingExplainer();
+  const namespaces: number[] = [];
+  const processes: ChildProcess[] = [];
+  const bridges = new Set<string>();
+  const containerIds: string[] = [];
+  let www: string;
+
+  before(() => {
+    root = createTempRoot('dctr-net-');
+    engine = createEngine({ root: root.root, runRoot: root.runRoot, explainer });
+    www = path.join(root.dir, 'www');
+    fs.mkdirSync(www);
+    fs.writeFileSync(path.join(www, 'index.html'), 'hello from a namespace\n');
+  });
+
+  after(async () => {
+    for (const child of processes) if (child.exitCode === null) child.kill('SIGKILL');
+    for (const id of containerIds) await engine.detachNetworks(id).catch(() => undefined);
+    for (const network of await engine.listNetworks().catch(() => [])) {
+      if (network.Name !== 'bridge') await engine.removeNetwork(network.Id).catch(() => undefined);
+      bridges.add(network.Options['com.docker.network.bridge.name']!);
+    }
+    for (const n of namespaces) sh('ip', ['netns', 'del', NS(n)]);
+    for (const bridge of bridges) if (fs.existsSync(`/sys/class/net/${bridge}`)) sh('ip', ['link', 'del', bridge]);
+    engine.close();
+    root.dispose();
+  });
+
+  function addNamespace(n: number): string {
+    const result = sh('ip', ['netns', 'add', NS(n)]);
+    assert.equal(result.status, 0, result.stderr);
+    namespaces.push(n);
+    return `/run/netns/${NS(n)}`;
+  }
+
+  function startHttpd(n: number): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', NS(n), '/bin/busybox', 'httpd', '-f', '-p', '80', '-h', www], { stdio: 'ignore' });
+    processes.push(child);
+    return child;
+  }
+
+  function hostsFile(name: string): string {
+    const file = path.join(root.dir, `${name}.hosts`);
+    fs.writeFileSync(file, `127.0.0.1\tlocalhost\n127.0.1.1\t${name}\n`);
+    return file;
+  }
+
+  test('two namespaces on a user network: ping, HTTP by IP and by name, published port on 127.0.0.1 and the gateway, then nothing left', async () => {
+    const network = await engine.createNetwork({ name: `nettest-${process.pid}` });
+    const bridge = network.Options['com.docker.network.bridge.name']!;
+    bridges.add(bridge);
+    assert.match(bridge, /^dctr-[0-9a-f]{8}$/);
+    assert.equal(network.Driver, 'bridge');
+    assert.equal(network.IPAM.Config.length, 1);
+    const { Subnet: subnet, Gateway: gateway } = network.IPAM.Config[0]!;
+    const subnetPrefix = subnet.split('.').slice(0, 3).join('.') + '.';
+
+    const [idA, idB] = [newId(), newId()];
+    containerIds.push(idA, idB);
+    const hostsA = hostsFile('alpha');
+    const hostsB = hostsFile('beta');
+    const a = await engine.attachNetwork({
+      containerId: idA,
+      containerName: 'alpha',
+      network: network.Name,
+      netnsPath: addNamespace(1),
+      publish: ['8080:80'],
+      hostsFile: hostsA,
+      addHosts: ['db:10.1.2.3'],
+    });
+    const b = await engine.attachNetwork({
+      containerId: idB,
+      containerName: 'beta',
+      network: network.Id.slice(0, 12),
+      netnsPath: addNamespace(2),
+      aliases: ['b2'],
+      hostsFile: hostsB,
+    });
+    assert.equal(a.ifname, 'eth0');
+    assert.equal(a.gateway, gateway);
+    assert.ok(a.ip.startsWith(subnetPrefix) && b.ip.startsWith(subnetPrefix), `${a.ip} ${b.ip} in ${subnet}`);
+    assert.notEqual(a.ip, b.ip);
+    assert.match(a.mac, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    assert.deepEqual(a.ports, [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
+
+    // The kernel agrees: eth0 with the address inside the namespace, lo up.
+    const addr = inNs(1, 'ip -o -4 addr show');
+    assert.match(addr.stdout, new RegExp(`eth0\\s+inet ${a.ip.replace(/\./g, '\\.')}/`));
+    assert.match(addr.stdout, /\blo\s+inet 127\.0\.0\.1\//);
+
+    // Inspect shows both members.
+    const inspected = await engine.inspectNetwork(network.Name);
+    assert.deepEqual(Object.values(inspected.Containers).map((c) => c.Name).sort(), ['alpha', 'beta']);
+    assert.equal(inspected.Containers[idA]!.IPv4Address, `${a.ip}/${subnet.split('/')[1]}`);
+
+    // Hosts files: each sees the other (name, alias, short id), --add-host kept, base lines kept.
+    const textA = fs.readFileSync(hostsA, 'utf8');
+    const textB = fs.readFileSync(hostsB, 'utf8');
+    assert.match(textA, /^127\.0\.0\.1\tlocalhost$/m);
+    assert.ok(textA.includes(`${b.ip}\tbeta b2 ${idB.slice(0, 12)}`), textA);
+    assert.ok(textA.includes(`${a.ip}\talpha ${idA.slice(0, 12)}`), textA);
+    assert.ok(textA.includes('10.1.2.3\tdb'), textA);
+    assert.ok(textB.includes(`${a.ip}\talpha ${idA.slice(0, 12)}`), textB);
+    assert.ok(!textB.includes('10.1.2.3'), textB);
+
+    // Traffic between the namespaces.
+    const ping = inNs(2, `/bin/busybox ping -c 1 -W 3 ${a.ip}`);
+    assert.equal(ping.status, 0, ping.stdout + ping.stderr);
+    startHttpd(1);
+    await waitFor(() => inNs(1, '/bin/busybox netstat -ltn | grep -q ":80 "').status === 0, 'httpd in namespace 1');
+    const byIp = inNs(2, `/bin/busybox wget -q -O - http://${a.ip}/`);
+    assert.equal(byIp.stdout, 'hello from a namespace\n', byIp.stderr);
+    // By name, with beta's hosts file over /etc/hosts (ip netns exec runs in its own mount namespace).
+    const byName = inNs(2, `mount --bind ${hostsB} /etc/hosts && /bin/busybox wget -q -O - http://alpha/`);
+    assert.equal(byName.stdout, 'hello from a namespace\n', byName.stderr);
+
+    // The published port answers on the host's loopback and on the bridge's gateway address.
+    assert.equal(await httpGet('http://127.0.0.1:8080/'), 'hello from a namespace\n');
+    assert.equal(await httpGet(`http://${gateway}:8080/`), 'hello from a namespace\n');
+
+    // Refusals while attached.
+    await assert.rejects(engine.removeNetwork(network.Name), (error: unknown) => isEngineError(error, 'CONFLICT') && /in use by 2 container/.test(error.message));
+    await assert.rejects(
+      engine.attachNetwork({ containerId: newId(), containerName: 'gamma', network: network.Name, netnsPath: addNamespace(3), publish: ['8080:80'] }),
+      (error: unknown) => isEngineError(error, 'CONFLICT') && /8080\/tcp: port is already in use/.test(error.message),
+    );
+    await assert.rejects(
+      engine.createNetwork({ name: `overlap-${process.pid}`, subnet }),
+      (error: unknown) => isEngineError(error, 'CONFLICT') && error.message.includes(`overlaps network nettest-${process.pid}`),
+    );
+
+    // --explain saw each plugin call with its input and its answer.
+    const bridgeCall = explainer.events.find((event) => event.topic === 'network' && event.call?.includes('CNI_COMMAND=ADD') && event.call.includes('/bridge <<<'));
+    assert.ok(bridgeCall?.call?.includes(`"bridge":"${bridge}"`), 'bridge ADD with its config');
+    assert.ok(explainer.events.some((event) => event.say.startsWith('bridge answered') && event.say.includes(a.ip)));
+    assert.ok(explainer.events.some((event) => event.call?.includes('/portmap <<<') && event.call.includes('"portMappings":[{"hostPort":8080')));
+
+    // Leave: beta first (alpha's hosts file loses it), then alpha.
+    assert.deepEqual((await engine.detachNetworks(idB)).detached, [network.Name]);
+    assert.ok(!fs.readFileSync(hostsA, 'utf8').includes('beta'));
+    assert.deepEqual((await engine.detachNetworks(idA)).detached, [network.Name]);
+    assert.deepEqual((await engine.detachNetworks(idA)).detached, [], 'detach again is a no-op');
+    assert.ok(!fs.readFileSync(hostsA, 'utf8').includes('didactic-container'), 'the block is gone');
+
+    // Nothing of ours: no veth on the bridge, no lease, no rule.
+    assert.equal(sh('ip', ['-o', 'link', 'show', 'master', bridge]).stdout.trim(), '');
+    const leases = path.join(root.runRoot, 'cni', 'ipam', network.Name);
+    assert.deepEqual(fs.readdirSync(leases).filter((file) => file !== 'lock' && !file.startsWith('last_reserved_ip')), []);
+    const rules = sh('iptables-save', []).stdout;
+    for (const needle of [idA, idB, subnetPrefix, bridge]) assert.ok(!rules.includes(needle), `iptables still mention ${needle}:\n${rules}`);
+
+    await engine.removeNetwork(network.Name);
+    assert.ok(!fs.existsSync(`/sys/class/net/${bridge}`), 'bridge deleted');
+    assert.ok(!fs.existsSync(leases), 'lease store deleted');
+    assert.ok(!sh('ip', ['-o', 'link']).stdout.includes(bridge));
+    assert.ok(!sh('iptables-save', []).stdout.includes('CNI-'), 'no CNI chain left when no CNI container is left');
+  });
+
+  test('a running process on the default network: its namespace is pinned, -p CONTAINERPORT picks a host port, DEL works after it died', async () => {
+    addNamespace(10);
+    const httpd = startHttpd(10);
+    await waitFor(() => httpd.pid !== undefined, 'httpd pid');
+    const id = newId();
+    containerIds.push(id);
+    const attached = await engine.attachNetwork({ containerId: id, containerName: 'pinned', pid: httpd.pid!, publish: ['80'] });
+    bridges.add(attached.bridge);
+    assert.equal(attached.network, 'bridge');
+    assert.match(attached.bridge, /^dctr\d+$/);
+    assert.equal(attached.netns, path.join(root.runRoot, 'netns', id));
+    const port = attached.ports[0]!.hostPort;
+    assert.ok(port > 0 && attached.ports[0]!.containerPort === 80);
+    await waitFor(() => inNs(10, '/bin/busybox netstat -ltn | grep -q ":80 "').status === 0, 'httpd in namespace 10');
+    assert.equal(await httpGet(`http://127.0.0.1:${port}/`), 'hello from a namespace\n');
+
+    // The default network exists and cannot be removed.
+    await assert.rejects(engine.removeNetwork('bridge'), (error: unknown) => isEngineError(error, 'FAILED_PRECONDITION'));
+
+    httpd.kill('SIGKILL');
+    await new Promise((resolve) => httpd.once('exit', resolve));
+    await engine.detachNetworks(id);
+    assert.ok(!fs.existsSync(attached.netns), 'pin released');
+    assert.equal(sh('ip', ['-o', 'link', 'show', 'master', attached.bridge]).stdout.trim(), '');
+    const rules = sh('iptables-save', []).stdout;
+    assert.ok(!rules.includes(id) && !rules.includes(`:${port}`), rules);
+    sh('ip', ['link', 'del', attached.bridge]);
+  });
+
+  test('clear errors: unknown network, missing plugins, host port in use, bad -p, bad subnet', async () => {
+    const ns = addNamespace(20);
+    await assert.rejects(
+      engine.attachNetwork({ containerId: newId(), containerName: 'x', network: 'no-such-net', netnsPath: ns }),
+      (error: unknown) => isEngineError(error, 'NOT_FOUND') && error.message === 'network no-such-net not found',
+    );
+    const network = await engine.createNetwork({ name: `errs-${process.pid}`, subnet: '10.213.77.0/24', gateway: '10.213.77.254' });
+    bridges.add(network.Options['com.docker.network.bridge.name']!);
+    assert.deepEqual(network.IPAM.Config, [{ Subnet: '10.213.77.0/24', Gateway: '10.213.77.254' }]);
+
+    const saved = process.env.DIDACTIC_CNI_PATH;
+    process.env.DIDACTIC_CNI_PATH = path.join(root.dir, 'no-plugins-here');
+    try {
+      await assert.rejects(
+        engine.attachNetwork({ containerId: newId(), containerName: 'x', network: network.Name, netnsPath: ns }),
+        (error: unknown) => isEngineError(error, 'FAILED_PRECONDITION') && /cni plugin bridge: not found/.test(error.message) && /containernetworking-plugins/.test(error.hint ?? ''),
+      );
+    } finally {
+      if (saved === undefined) delete process.env.DIDACTIC_CNI_PATH;
+      else process.env.DIDACTIC_CNI_PATH = saved;
+    }
+
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    const busy = (server.address() as net.AddressInfo).port;
+    try {
+      await assert.rejects(
+        engine.attachNetwork({ containerId: newId(), containerName: 'x', network: network.Name, netnsPath: ns, publish: [`127.0.0.1:${busy}:80`] }),
+        (error: unknown) => isEngineError(error, 'CONFLICT') && error.message.includes(`127.0.0.1:${busy}/tcp: port is already in use on the host`),
+      );
+    } finally {
+      server.close();
+    }
+    await assert.rejects(
+      engine.attachNetwork({ containerId: newId(), containerName: 'x', network: network.Name, netnsPath: ns, publish: ['80:99999'] }),
+      (error: unknown) => isEngineError(error, 'INVALID_ARGUMENT') && /out of range/.test(error.message),
+    );
+    await assert.rejects(engine.createNetwork({ name: 'bad', subnet: '10.0.0.1/8' }), (error: unknown) => isEngineError(error, 'INVALID_ARGUMENT') && /host bits/.test(error.message));
+    // Nothing half-made by the refusals.
+    assert.deepEqual((await engine.inspectNetwork(network.Name)).Containers, {});
+    assert.ok(!fs.existsSync(network.Options['com.docker.network.bridge.name']!.replace(/^/, '/sys/class/net/')));
+    await engine.removeNetwork(network.Name);
+    assert.deepEqual((await engine.pruneNetworks()).NetworksDeleted, []);
+  });
+});
