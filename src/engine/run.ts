@@ -70,6 +70,7 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
   const builtIn = BUILT_IN_RUNTIMES.has(runtime);
   let cgroup: CgroupManagerWithParent | undefined;
   let started: Started | undefined;
+  let deleteFromRuntime: (() => Promise<void>) | undefined;
   const pending: NodeJS.Signals[] = [];
   const unsubscribe = request.forwardSignals?.((signal) => {
     if (started !== undefined) started.kill(signal);
@@ -103,7 +104,11 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
       });
       started = { pid: launched.pid, exited: launched.exited, kill: (signal) => launched.kill(signal) };
     } else {
-      started = await startWithRuntime(runtime, bundle, id, state.paths.runRoot, stdio, explainer);
+      // The runtime makes the group at the same path (linux.cgroupsPath); the manager only reads and removes it.
+      cgroup = createCgroupManager({ name: id, explainer, layout });
+      const stateDir = runtimeStateDir(state.paths.runRoot, runtime);
+      deleteFromRuntime = () => deleteWithRuntime(runtime, stateDir, id);
+      started = await startWithRuntime(runtime, stateDir, bundle, id, stdio, explainer);
     }
     containers.setState(db, id, { to: 'running', from: ['created'], pid: started.pid, startedAt: new Date().toISOString() });
     for (const signal of pending.splice(0)) started.kill(signal);
@@ -112,7 +117,7 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     const oomKilled = cgroup === undefined ? false : await cgroup.oomKilled().catch(() => false);
     explainer.step({ topic: 'process', say: `the container's first process ended with status ${status}${oomKilled ? ' (killed by the OOM killer)' : ''}` });
     containers.setState(db, id, { to: 'exited', from: ['running'], pid: null, exitCode: status, oomKilled, finishedAt: new Date().toISOString() });
-    await cleanUp(db, id, bundle, cgroup, request.rm === true, explainer).catch((error: unknown) => {
+    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime }, request.rm === true, explainer).catch((error: unknown) => {
       // The container ran and ended: its status stands; the leftover is recorded on the row (state dead).
       request.onWarning?.(error instanceof Error ? error.message : String(error));
     });
@@ -125,7 +130,7 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     } catch {
       // The row may be gone or already final; the cleanup below still runs.
     }
-    await cleanUp(db, id, bundle, cgroup, request.rm === true, explainer).catch((cleanupError: unknown) => {
+    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime }, request.rm === true, explainer).catch((cleanupError: unknown) => {
       request.onWarning?.(cleanupError instanceof Error ? cleanupError.message : String(cleanupError));
     });
     if (status !== 125 && error instanceof EngineError) return { id, name, exitCode: status, oomKilled: false, error };
@@ -202,18 +207,27 @@ function writeConfig(bundle: BundlePaths, spec: Spec, explainer: Explainer): voi
   explainer.step({ topic: 'state', say: 'write the OCI runtime spec of the container into its bundle', call: `write ${bundle.config} (${text.length} bytes)` });
 }
 
-/** `<runtime> run --bundle <dir> <id>`: an installed OCI runtime runs the same bundle. */
+/** Where an OCI runtime keeps its state for this engine (its --root). */
+function runtimeStateDir(runRoot: string, runtime: string): string {
+  return path.join(runRoot, 'runtime', path.basename(runtime));
+}
+
+/**
+ * `<runtime> run --keep --bundle <dir> <id>`: an installed OCI runtime runs
+ * the same bundle. --keep leaves the container (and its cgroup) after it
+ * exits, so that the OOM killer's verdict can still be read; `delete`
+ * removes it during the cleanup.
+ */
 async function startWithRuntime(
   runtime: string,
+  stateDir: string,
   bundle: BundlePaths,
   id: string,
-  runRoot: string,
   stdio: NonNullable<RunRequest['stdio']>,
   explainer: Explainer,
 ): Promise<Started> {
-  const stateDir = path.join(runRoot, 'runtime', path.basename(runtime));
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const args = ['--root', stateDir, 'run', '--bundle', bundle.dir, id];
+  const args = ['--root', stateDir, 'run', '--keep', '--bundle', bundle.dir, id];
   explainer.step({ topic: 'process', say: `hand the bundle to the OCI runtime ${runtime}`, call: `${runtime} ${args.join(' ')}` });
   let child: RunningProcess;
   try {
@@ -227,15 +241,22 @@ async function startWithRuntime(
   return child;
 }
 
+/** `<runtime> delete --force <id>`: the runtime removes its state and the container's cgroup. */
+async function deleteWithRuntime(runtime: string, stateDir: string, id: string): Promise<void> {
+  const child = await runProcess(runtime, ['--root', stateDir, 'delete', '--force', id], { stdio: ['ignore', 'ignore', 'ignore'] });
+  await child.exited;
+}
+
 /** Removes the cgroup and the mounts; with --rm also the bundle and the row. Every step is tried. */
 async function cleanUp(
   db: Database,
   id: string,
   bundle: BundlePaths,
-  cgroup: CgroupManagerWithParent | undefined,
+  owned: { cgroup: CgroupManagerWithParent | undefined; deleteFromRuntime: (() => Promise<void>) | undefined },
   remove: boolean,
   explainer: Explainer,
 ): Promise<void> {
+  const { cgroup, deleteFromRuntime } = owned;
   const problems: unknown[] = [];
   const attempt = async (step: () => unknown) => {
     try {
@@ -244,6 +265,7 @@ async function cleanUp(
       problems.push(error);
     }
   };
+  if (deleteFromRuntime !== undefined) await attempt(deleteFromRuntime);
   if (cgroup !== undefined) {
     const group = cgroup;
     await attempt(async () => {

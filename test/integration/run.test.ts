@@ -265,10 +265,12 @@ describe('run', { skip }, () => {
     }
   });
 
-  test('--runtime runc runs the same bundle: output, status, hostname, and the same cleanup', { skip: hasRunc ? false : 'runc is not installed' }, async () => {
+  test('--runtime runc runs the same bundle: output, status, hostname, OOM verdict, and the same cleanup', { timeout: 60_000, skip: hasRunc ? false : 'runc is not installed' }, async () => {
     const result = await run(['--runtime', 'runc', '-h', 'box', '-u', 'app'], ['sh', '-c', 'echo hello; hostname; id -u; echo $$; exit 5']);
     assert.equal(result.stdout, 'hello\nbox\n1000\n1\n', `exit ${result.status}, stderr: ${result.stderr}`);
     ran(result, 5);
+    const hog = await run(['--runtime', 'runc', '-m', '32m'], ['sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived']);
+    assert.equal(ran(hog, 137).oom_killed, 1);
     const before = bundles();
     const removed = await run(['--runtime', 'runc', '--rm'], ['true']);
     assert.equal(removed.status, 0, removed.stderr);
