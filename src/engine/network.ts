@@ -22,6 +22,7 @@ import { networks, type AttachmentRow, type Database, type NetworkRow, type Stor
 import {
   addNetworkList,
   addressOf,
+  checkNetworkList,
   cidrsOverlap,
   defaultSubnetCandidates,
   delNetworkList,
@@ -504,6 +505,32 @@ export async function detachNetworks(state: EngineState, containerId: string, on
     });
   }
   return report;
+}
+
+/**
+ * CNI CHECK of every network a container is on: the plugins verify that
+ * what ADD made is still there (interface, address, routes, rules). Throws
+ * the first failure, naming the network.
+ */
+export async function checkNetworks(state: EngineState, containerId: string): Promise<void> {
+  const db = state.db();
+  const options = cniOptions(state);
+  const all = networks.listNetworks(db);
+  for (const attachment of networks.listAttachments(db, { containerId })) {
+    const network = all.find((item) => item.id === attachment.networkId)!;
+    if (attachment.result === null) {
+      throw new EngineError('FAILED_PRECONDITION', `check container ${attachment.containerName} on network ${network.name}: it never finished joining`, { hint: 'remove the container' });
+    }
+    const full = planConfList(definitionOf(network), { ipamDataDir: ipamDataDir(state) });
+    // portmap up to 1.1.1 (Debian 12's) fails CHECK for any IPv4-only container: it looks for
+    // an ip6tables chain it never made (containernetworking/plugins#819). Its rules are still
+    // checked indirectly by the traffic tests; the other plugins are asked.
+    const list = { ...full, plugins: full.plugins.filter((plugin) => plugin.type !== 'portmap') };
+    if (list.plugins.length !== full.plugins.length) {
+      state.explainer.step({ topic: 'network', say: 'skip CHECK of portmap: this version fails it for IPv4-only containers (containernetworking/plugins#819)' });
+    }
+    await checkNetworkList(list, { containerId, netns: attachment.netns, ifname: attachment.ifname }, { portMappings: mappingsOf(attachment.ports) }, JSON.parse(attachment.result) as CniResult, options);
+  }
 }
 
 /** The hosts lines of a network's members (name, aliases, short id -> address). */

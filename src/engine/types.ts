@@ -60,6 +60,8 @@ export interface Engine {
   attachNetwork(request: NetworkAttachRequest): Promise<NetworkAttachment>;
   /** Takes a container off its networks (all, or only `network`): CNI DEL, idempotent, every step tried. */
   detachNetworks(containerId: string, network?: string): Promise<NetworkDetachReport>;
+  /** CNI CHECK of every network of a container: throws when what ADD made is gone or changed. */
+  checkNetworks(containerId: string): Promise<void>;
   close(): void;
 }
 

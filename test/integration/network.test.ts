@@ -13,12 +13,14 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createRecordingExplainer, isEngineError } from '../../src/common/index.js';
 import { createEngine, type Engine } from '../../src/engine/index.js';
 import { createTempRoot, type TempRoot } from '../helpers/tmp-root.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : !fs.existsSync('/usr/lib/cni/bridge') ? 'needs containernetworking-plugins' : false;
 
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/didactic-container.js');
 const NS = (n: number) => `dctr-test-${process.pid}-${n}`;
 const newId = () => randomBytes(32).toString('hex');
 
@@ -185,6 +187,13 @@ describe('CNI networking', { skip }, () => {
     assert.ok(explainer.events.some((event) => event.say.startsWith('bridge answered') && event.say.includes(a.ip)));
     assert.ok(explainer.events.some((event) => event.call?.includes('/portmap <<<') && event.call.includes('"portMappings":[{"hostPort":8080')));
 
+    // CHECK passes while all is in place, and fails once the interface is gone behind the engine's back.
+    await engine.checkNetworks(idA);
+    await engine.checkNetworks(idB);
+    assert.equal(inNs(2, 'ip link set eth0 down && ip link set eth0 name eth9').status, 0);
+    await assert.rejects(engine.checkNetworks(idB), (error: unknown) => isEngineError(error) && /cni CHECK bridge on network/.test(error.message));
+    assert.equal(inNs(2, 'ip link set eth9 name eth0 && ip link set eth0 up').status, 0);
+
     // Leave: beta first (alpha's hosts file loses it), then alpha.
     assert.deepEqual((await engine.detachNetworks(idB)).detached, [network.Name]);
     assert.ok(!fs.readFileSync(hostsA, 'utf8').includes('beta'));
@@ -278,5 +287,43 @@ describe('CNI networking', { skip }, () => {
     assert.ok(!fs.existsSync(network.Options['com.docker.network.bridge.name']!.replace(/^/, '/sys/class/net/')));
     await engine.removeNetwork(network.Name);
     assert.deepEqual((await engine.pruneNetworks()).NetworksDeleted, []);
+  });
+
+  test('the network commands: create, ls, inspect, rm, prune, with --format json and clear refusals', () => {
+    const cli = (...args: string[]) => sh(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, ...args]);
+    const name = `clinet-${process.pid}`;
+    const created = cli('network', 'create', '--subnet', '10.213.88.0/24', '--label', 'team=net', name);
+    assert.equal(created.status, 0, created.stderr);
+    const id = created.stdout.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const again = cli('network', 'create', name);
+    assert.equal(again.status, 125);
+    assert.match(again.stderr, /network with name clinet-\d+ already exists/);
+    const overlap = cli('network', 'create', '--subnet', '10.213.0.0/16', `${name}-2`);
+    assert.equal(overlap.status, 125);
+    assert.match(overlap.stderr, /subnet 10\.213\.0\.0\/16 overlaps network clinet-\d+ \(10\.213\.88\.0\/24\)/);
+
+    const listed = JSON.parse(cli('network', 'ls', '--format', 'json').stdout) as { Name: string; Id: string }[];
+    assert.deepEqual(listed.map((network) => network.Name).sort(), ['bridge', name].sort());
+    const table = cli('network', 'ls').stdout;
+    assert.match(table, /^NETWORK ID\s+NAME\s+DRIVER\s+SUBNET/);
+    assert.ok(table.includes(id.slice(0, 12)) && table.includes('10.213.88.0/24'));
+
+    const inspected = cli('network', 'inspect', id.slice(0, 10), 'nope');
+    assert.equal(inspected.status, 1);
+    assert.match(inspected.stderr, /network nope not found/);
+    const [shown] = JSON.parse(inspected.stdout) as { Name: string; IPAM: { Config: unknown[] }; Labels: Record<string, string> }[];
+    assert.equal(shown!.Name, name);
+    assert.deepEqual(shown!.IPAM.Config, [{ Subnet: '10.213.88.0/24', Gateway: '10.213.88.1' }]);
+    assert.deepEqual(shown!.Labels, { team: 'net' });
+
+    const rmDefault = cli('network', 'rm', 'bridge');
+    assert.equal(rmDefault.status, 1);
+    assert.match(rmDefault.stderr, /pre-defined default network/);
+    const pruned = JSON.parse(cli('network', 'prune', '--format', 'json').stdout) as { NetworksDeleted: string[] };
+    assert.deepEqual(pruned.NetworksDeleted, [name]);
+    const rmGone = cli('network', 'rm', name);
+    assert.equal(rmGone.status, 1);
+    assert.match(rmGone.stderr, /not found/);
   });
 });
