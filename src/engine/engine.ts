@@ -5,7 +5,7 @@ import { readEngineInfo } from './info.js';
 import { imageHistory, inspectImage, listImageSummaries, pruneImages, removeImage, tagImage } from './images.js';
 import { importImage, pull } from './pull.js';
 import { runContainer } from './run.js';
-import { attachNetwork, checkNetworks, createNetwork, detachNetworks, inspectNetwork, listNetworks, pruneNetworks, removeNetwork } from './network.js';
+import { attachNetwork, checkNetworks, createNetwork, detachNetworks, inspectNetwork, listNetworks, networkSettingsOf, pruneNetworks, removeNetwork, setUpLoopback } from './network.js';
 import { createEngineState } from './state.js';
 import type { Engine, EngineOptions, StoreCheckReport } from './types.js';
 
@@ -46,6 +46,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     attachNetwork: (request) => attachNetwork(state, request),
     detachNetworks: (containerId, network) => detachNetworks(state, containerId, network),
     checkNetworks: (containerId) => checkNetworks(state, containerId),
+    networkSettings: async (containerId) => networkSettingsOf(state, containerId),
+    setUpLoopback: (containerId, pid) => setUpLoopback(state, containerId, pid),
     close: () => void state.close(),
   };
 }

@@ -1,3 +1,3 @@
 export { createEngine } from './engine.js';
 export type { Engine, EngineInfo, EngineOptions, CgroupInfo, RunRequest, RunResult, RunStdio } from './types.js';
-export type { NetworkAttachRequest, NetworkAttachment, NetworkCreateRequest, NetworkDetachReport, NetworkInspect, NetworkPruneReport } from './types.js';
+export type { NetworkAttachRequest, NetworkAttachment, NetworkCreateRequest, NetworkDetachReport, NetworkInspect, NetworkPruneReport, NetworkSettings } from './types.js';

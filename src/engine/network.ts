@@ -59,6 +59,7 @@ import type {
   NetworkDetachReport,
   NetworkInspect,
   NetworkPruneReport,
+  NetworkSettings,
 } from './types.js';
 
 /** The network used when none is named, like Docker's. */
@@ -505,6 +506,41 @@ export async function detachNetworks(state: EngineState, containerId: string, on
     });
   }
   return report;
+}
+
+/**
+ * Brings `lo` up in a container's own network namespace (the loopback
+ * plugin), for `--network none`: attachNetwork does it for the other modes.
+ * A new network namespace starts with `lo` down, so even 127.0.0.1 would
+ * not answer inside the container without this.
+ */
+export async function setUpLoopback(state: EngineState, containerId: string, pid: number): Promise<void> {
+  await addNetworkList(planLoopback(), { containerId, netns: `/proc/${pid}/ns/net`, ifname: 'lo' }, {}, cniOptions(state));
+}
+
+/** A container's networks and published ports, Docker's NetworkSettings shape. */
+export function networkSettingsOf(state: EngineState, containerId: string): NetworkSettings {
+  const db = state.db();
+  const all = networks.listNetworks(db);
+  const settings: NetworkSettings = { Networks: {}, Ports: {} };
+  for (const attachment of networks.listAttachments(db, { containerId })) {
+    const network = all.find((item) => item.id === attachment.networkId);
+    if (network === undefined) continue;
+    settings.Networks[network.name] = {
+      NetworkID: network.id,
+      EndpointID: `${containerId.slice(0, 32)}${network.id.slice(0, 32)}`,
+      Gateway: network.gateway,
+      IPAddress: attachment.ip ?? '',
+      IPPrefixLen: Number(network.subnet.split('/')[1]),
+      MacAddress: attachment.mac ?? '',
+      Aliases: attachment.aliases,
+    };
+    for (const port of attachment.ports) {
+      const key = `${port.containerPort}/${port.protocol}`;
+      (settings.Ports[key] ??= []).push({ HostIp: port.hostIp || '0.0.0.0', HostPort: String(port.hostPort) });
+    }
+  }
+  return settings;
 }
 
 /**

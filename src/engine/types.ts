@@ -62,6 +62,10 @@ export interface Engine {
   detachNetworks(containerId: string, network?: string): Promise<NetworkDetachReport>;
   /** CNI CHECK of every network of a container: throws when what ADD made is gone or changed. */
   checkNetworks(containerId: string): Promise<void>;
+  /** A container's networks and published ports (Docker's NetworkSettings shape). */
+  networkSettings(containerId: string): Promise<NetworkSettings>;
+  /** Brings lo up in the network namespace of `pid` (for --network none; attachNetwork does it otherwise). */
+  setUpLoopback(containerId: string, pid: number): Promise<void>;
   close(): void;
 }
 
@@ -274,4 +278,11 @@ export interface NetworkDetachReport {
   /** Names of the networks left. */
   detached: string[];
   errors: string[];
+}
+
+/** A container's networks and published ports in Docker's `NetworkSettings` shape (for inspect, ps, port). */
+export interface NetworkSettings {
+  Networks: Record<string, { NetworkID: string; EndpointID: string; Gateway: string; IPAddress: string; IPPrefixLen: number; MacAddress: string; Aliases: string[] }>;
+  /** "80/tcp" -> the host bindings. */
+  Ports: Record<string, { HostIp: string; HostPort: string }[]>;
 }

@@ -140,6 +140,13 @@ describe('CNI networking', { skip }, () => {
     assert.match(addr.stdout, new RegExp(`eth0\\s+inet ${a.ip.replace(/\./g, '\\.')}/`));
     assert.match(addr.stdout, /\blo\s+inet 127\.0\.0\.1\//);
 
+    // The container's view, Docker's NetworkSettings.
+    const settings = await engine.networkSettings(idA);
+    assert.deepEqual(settings.Ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }] });
+    assert.equal(settings.Networks[network.Name]!.IPAddress, a.ip);
+    assert.equal(settings.Networks[network.Name]!.MacAddress, a.mac);
+    assert.deepEqual((await engine.networkSettings(idB)).Networks[network.Name]!.Aliases, ['b2']);
+
     // Inspect shows both members.
     const inspected = await engine.inspectNetwork(network.Name);
     assert.deepEqual(Object.values(inspected.Containers).map((c) => c.Name).sort(), ['alpha', 'beta']);
@@ -242,6 +249,19 @@ describe('CNI networking', { skip }, () => {
     const rules = sh('iptables-save', []).stdout;
     assert.ok(!rules.includes(id) && !rules.includes(`:${port}`), rules);
     sh('ip', ['link', 'del', attached.bridge]);
+  });
+
+  test("--network none: lo is brought up in the process's own namespace, and nothing else appears", async () => {
+    const child = spawn('unshare', ['--net', 'sleep', '30'], { stdio: 'ignore' });
+    processes.push(child);
+    await waitFor(() => child.pid !== undefined && fs.readlinkSync(`/proc/${child.pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net'), 'the new namespace');
+    const before = sh('nsenter', ['-t', String(child.pid), '-n', 'ip', '-o', 'link']).stdout;
+    assert.match(before, /\blo: <LOOPBACK>/);
+    await engine.setUpLoopback(newId(), child.pid!);
+    const after = sh('nsenter', ['-t', String(child.pid), '-n', 'ip', '-o', 'link']).stdout;
+    assert.match(after, /\blo: <LOOPBACK,UP,LOWER_UP>/);
+    assert.equal(after.trim().split('\n').length, 1, after);
+    child.kill('SIGKILL');
   });
 
   test('clear errors: unknown network, missing plugins, host port in use, bad -p, bad subnet', async () => {
