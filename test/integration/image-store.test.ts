@@ -6,6 +6,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
@@ -191,6 +192,31 @@ test('image new makes a one-layer image from a plain or gzip tarball; a missing 
     assert.match(history[0].CreatedBy, /image new handmade --file .*rootfs\.tar/);
     assert.ok(blobFiles(root).includes(diffId.slice(7)), 'the plain tarball is its own blob');
     await assertHealthy(root);
+
+    // From a URL (a small HTTP server in this process; the CLI runs asynchronously beside it).
+    const server = http.createServer((req, res) => {
+      if (req.url !== '/rootfs.tar.gz') {
+        res.writeHead(404).end('not here');
+        return;
+      }
+      const body = fs.readFileSync(tgz);
+      res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': body.length }).end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const gone = await cli(root, ['image', 'new', 'fromurl', '--url', `${base}/missing.tar`]);
+      assert.equal(gone.status, 125);
+      assert.match(gone.stderr, /image new fromurl: .*missing\.tar answered 404/);
+      await ok(root, ['image', 'new', 'fromurl', '--url', `${base}/rootfs.tar.gz`]);
+      const fromUrl = (await json(root, ['image', 'inspect', 'fromurl']))[0];
+      assert.deepEqual(fromUrl.RootFS.Layers, [sha256(gunzipSync(fs.readFileSync(tgz)))]);
+      assert.match((await json<any[]>(root, ['history', 'fromurl']))[0].CreatedBy, /--url http:\/\/127\.0\.0\.1:\d+\/rootfs\.tar\.gz/);
+      await ok(root, ['rmi', 'fromurl']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
 
     const gzId = (await ok(root, ['image', 'new', 'handmade:gz', '--file', tgz, '--message', 'from gzip'])).stdout.trim();
     const gz = (await json(root, ['image', 'inspect', 'handmade:gz']))[0];
