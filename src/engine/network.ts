@@ -40,6 +40,7 @@ import {
   planConfList,
   planIdleChainRemoval,
   planLoopback,
+  renderRestoreScript,
   pluginDirsFromEnv,
   readHostRoutes,
   rewriteHostsFile,
@@ -627,11 +628,17 @@ async function removeIdleChains(state: EngineState): Promise<void> {
     return; // No iptables: nothing of ours can be there either.
   }
   if (saved.status !== 0) return;
-  const commands = planIdleChainRemoval(parseIptablesSave(saved.stdout));
-  if (commands.length === 0) return;
-  state.explainer.step({ topic: 'network', say: 'no CNI container is left: remove the shared CNI iptables chains (CNI-HOSTPORT-*, CNI-FORWARD, CNI-ADMIN) and the jumps into them' });
-  for (const args of commands) {
-    state.explainer.step({ topic: 'network', say: 'iptables', call: `iptables ${args.join(' ')}` });
-    await runCaptured('iptables', ['-w', ...args]);
+  for (const script of planIdleChainRemoval(parseIptablesSave(saved.stdout))) {
+    const input = renderRestoreScript(script);
+    state.explainer.step({
+      topic: 'network',
+      say: `no CNI container is left: remove the shared CNI chains of the ${script.table} table and the jumps into them, in one transaction`,
+      call: `iptables-restore --noflush <<< '${input.trim()}'`,
+    });
+    const run = await runCaptured('iptables-restore', ['--noflush', '-w'], { input });
+    if (run.status !== 0) {
+      // Someone added a rule between save and restore: the chains are in use again, which is fine.
+      state.explainer.step({ topic: 'network', say: `the shared chains stay: ${run.stderr.trim()}` });
+    }
   }
 }

@@ -5,7 +5,8 @@
  * jumps into them are created once and never deleted by any plugin. When no
  * container of any CNI user is left in them, the engine removes them, so that
  * nothing of the engine stays in the host's rules. Planning here is pure:
- * iptables-save text in, iptables argument lists out.
+ * iptables-save text in, one iptables-restore script per table out (one
+ * atomic transaction per table instead of a dozen iptables runs).
  */
 
 /** The shared chains and the only rules they hold when idle (as iptables-save prints them, after `-A CHAIN`). */
@@ -76,12 +77,24 @@ export function parseIptablesSave(text: string): SavedTables {
   return { chains, rules };
 }
 
+/** What to feed `iptables-restore --noflush` for one table. */
+export interface RestoreScript {
+  table: string;
+  /** Rule lines (`-D CHAIN ...`, `-F CHAIN`, `-X CHAIN`), without the table header and COMMIT. */
+  lines: string[];
+}
+
+/** The whole input of iptables-restore for a script. */
+export function renderRestoreScript(script: RestoreScript): string {
+  return `*${script.table}\n${script.lines.join('\n')}\nCOMMIT\n`;
+}
+
 /**
- * The iptables commands that remove the shared CNI chains, or [] when any
- * CNI chain still holds a rule for some container (or a chain not known
- * here exists: someone else's).
+ * The scripts that remove the shared CNI chains and the jumps into them, or
+ * [] when any CNI chain still holds a rule for some container (or a chain
+ * not known here exists: someone else's).
  */
-export function planIdleChainRemoval(saved: SavedTables): string[][] {
+export function planIdleChainRemoval(saved: SavedTables): RestoreScript[] {
   const cniChains = saved.chains.filter((item) => item.chain.startsWith('CNI-'));
   if (cniChains.length === 0) return [];
   for (const { chain } of cniChains) if (!(chain in IDLE_RULES)) return [];
@@ -90,14 +103,19 @@ export function planIdleChainRemoval(saved: SavedTables): string[][] {
     const allowed = IDLE_RULES[rule.chain];
     if (allowed === undefined || !allowed.some((pattern) => pattern.test(rule.text))) return [];
   }
-  const commands: string[][] = [];
+  const scripts = new Map<string, string[]>();
+  const add = (table: string, line: string) => {
+    if (!scripts.has(table)) scripts.set(table, []);
+    scripts.get(table)!.push(line);
+  };
   for (const rule of saved.rules) {
     if (rule.chain.startsWith('CNI-')) continue;
     const jump = rule.args.indexOf('-j');
     const target = jump < 0 ? undefined : rule.args[jump + 1];
-    if (target !== undefined && target.startsWith('CNI-')) commands.push(['-t', rule.table, '-D', rule.chain, ...rule.args]);
+    // The saved text is already in restore syntax (quotes and escapes included).
+    if (target !== undefined && target.startsWith('CNI-')) add(rule.table, `-D ${rule.chain} ${rule.text}`);
   }
-  for (const { table, chain } of cniChains) commands.push(['-t', table, '-F', chain]);
-  for (const { table, chain } of cniChains) commands.push(['-t', table, '-X', chain]);
-  return commands;
+  for (const { table, chain } of cniChains) add(table, `-F ${chain}`);
+  for (const { table, chain } of cniChains) add(table, `-X ${chain}`);
+  return [...scripts].map(([table, lines]) => ({ table, lines }));
 }
