@@ -642,3 +642,84 @@ async function removeIdleChains(state: EngineState): Promise<void> {
     }
   }
 }
+
+/** What `run` asks of the network, from its flags (--network, -p, --add-host, --network-alias). */
+export interface RunNetworkFlags {
+  /** none, host, container:NAME, bridge (the default) or a network's name or id. */
+  network?: string | undefined;
+  publish?: readonly string[] | undefined;
+  addHosts?: readonly string[] | undefined;
+  aliases?: readonly string[] | undefined;
+}
+
+/** The checked flags: what connectContainer will do once the container's pid is known. */
+export interface RunNetworkPlan {
+  mode: 'none' | 'host' | 'container' | 'cni';
+  /** For mode cni: the network's name. */
+  network?: string;
+  publish: string[];
+  addHosts: string[];
+  aliases: string[];
+  /** Flags that have no effect in this mode (Docker warns and goes on). */
+  warnings: string[];
+}
+
+/**
+ * Checks run's network flags before anything is started, so a typo fails
+ * fast: the network exists (the default `bridge` is made on first use),
+ * the plugins are installed, `-p` and `--add-host` parse.
+ */
+export function planRunNetwork(state: EngineState, flags: RunNetworkFlags): RunNetworkPlan {
+  const requested = flags.network ?? DEFAULT_NETWORK;
+  const publish = [...(flags.publish ?? [])];
+  const addHosts = [...(flags.addHosts ?? [])];
+  const aliases = [...(flags.aliases ?? [])];
+  parsePublishList(publish);
+  addHosts.forEach(parseAddHost);
+  const warnings: string[] = [];
+  const simple = requested === 'none' || requested === 'host' || requested.startsWith('container:');
+  if (simple) {
+    if (publish.length > 0) warnings.push(`published ports are discarded with --network ${requested}`);
+    if (aliases.length > 0) warnings.push(`network aliases have no effect with --network ${requested}`);
+    const mode = requested.startsWith('container:') ? 'container' : (requested as 'none' | 'host');
+    if (mode === 'none') findPlugin('loopback', pluginDirsFromEnv());
+    return { mode, publish: [], addHosts, aliases: [], warnings };
+  }
+  const row = requested === DEFAULT_NETWORK ? ensureDefaultNetwork(state) : networks.findNetwork(state.db(), requested);
+  if (row === undefined) throw new EngineError('NOT_FOUND', `network ${requested} not found`, { hint: 'create it with: network create NAME, or list them with: network ls' });
+  if (row.name === DEFAULT_NETWORK && aliases.length > 0) warnings.push('network aliases only work on user-defined networks');
+  const dirs = pluginDirsFromEnv();
+  for (const plugin of [...planConfList(definitionOf(row), { ipamDataDir: ipamDataDir(state) }).plugins, ...planLoopback().plugins]) findPlugin(plugin.type, dirs);
+  return { mode: 'cni', network: row.name, publish, addHosts, aliases, warnings };
+}
+
+/**
+ * Puts a started (not yet exec'd) container on its network: call from the
+ * launcher's onPid. none: lo up; host and container:X: no CNI (the
+ * namespace is not the container's own); --add-host lines in every mode;
+ * otherwise attachNetwork with the
+ * pid, which pins the namespace under the run root until detachNetworks.
+ */
+export async function connectContainer(
+  state: EngineState,
+  plan: RunNetworkPlan,
+  container: { containerId: string; containerName: string; pid: number; hostsFile?: string | undefined },
+): Promise<NetworkAttachment | undefined> {
+  if (plan.mode !== 'cni') {
+    if (plan.mode === 'none') await setUpLoopback(state, container.containerId, container.pid);
+    if (container.hostsFile !== undefined && plan.addHosts.length > 0) {
+      rewriteHostsFile(container.hostsFile, extraHostEntries(plan.addHosts.map(parseAddHost)));
+    }
+    return undefined;
+  }
+  return attachNetwork(state, {
+    containerId: container.containerId,
+    containerName: container.containerName,
+    network: plan.network,
+    pid: container.pid,
+    publish: plan.publish,
+    aliases: plan.aliases,
+    addHosts: plan.addHosts,
+    hostsFile: container.hostsFile,
+  });
+}

@@ -16,6 +16,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRecordingExplainer, isEngineError } from '../../src/common/index.js';
 import { createEngine, type Engine } from '../../src/engine/index.js';
+import { connectContainer, detachNetworks, planRunNetwork } from '../../src/engine/network.js';
+import { createEngineState } from '../../src/engine/state.js';
+import { resolvePaths, silentExplainer } from '../../src/common/index.js';
 import { createTempRoot, type TempRoot } from '../helpers/tmp-root.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : !fs.existsSync('/usr/lib/cni/bridge') ? 'needs containernetworking-plugins' : false;
@@ -262,6 +265,52 @@ describe('CNI networking', { skip }, () => {
     assert.match(after, /\blo: <LOOPBACK,UP,LOWER_UP>/);
     assert.equal(after.trim().split('\n').length, 1, after);
     child.kill('SIGKILL');
+  });
+
+  test('the calls run makes: plan the flags early, connect from onPid with the pid, detach at cleanup', async () => {
+    const state = createEngineState(resolvePaths({ root: root.root, runRoot: root.runRoot }), silentExplainer);
+    try {
+      assert.throws(() => planRunNetwork(state, { network: 'nope' }), (error: unknown) => isEngineError(error, 'NOT_FOUND'));
+      assert.throws(() => planRunNetwork(state, { publish: ['x'] }), (error: unknown) => isEngineError(error, 'INVALID_ARGUMENT'));
+      const none = planRunNetwork(state, { network: 'none', publish: ['80'], addHosts: ['db:10.9.9.9'] });
+      assert.deepEqual([none.mode, none.warnings], ['none', ['published ports are discarded with --network none']]);
+      assert.equal(planRunNetwork(state, { network: 'host' }).mode, 'host');
+      assert.equal(planRunNetwork(state, { network: 'container:other' }).mode, 'container');
+
+      await engine.createNetwork({ name: `runnet-${process.pid}` });
+      const plan = planRunNetwork(state, { network: `runnet-${process.pid}`, publish: ['127.0.0.1::80'], aliases: ['svc'], addHosts: ['db:10.9.9.9'] });
+      assert.equal(plan.mode, 'cni');
+      const child = spawn('unshare', ['--net', 'sleep', '30'], { stdio: 'ignore' });
+      processes.push(child);
+      await waitFor(() => child.pid !== undefined && fs.readlinkSync(`/proc/${child.pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net'), 'the new namespace');
+      const id = newId();
+      containerIds.push(id);
+      const hosts = hostsFile('runner');
+      const attached = await connectContainer(state, plan, { containerId: id, containerName: 'runner', pid: child.pid!, hostsFile: hosts });
+      bridges.add(attached!.bridge);
+      assert.equal(attached!.ports[0]!.hostIP, '127.0.0.1');
+      const text = fs.readFileSync(hosts, 'utf8');
+      assert.ok(text.includes(`${attached!.ip}\trunner svc ${id.slice(0, 12)}`) && text.includes('10.9.9.9\tdb'), text);
+      const links = sh('nsenter', ['-t', String(child.pid), '-n', 'ip', '-o', '-4', 'addr']).stdout;
+      assert.match(links, /lo\s+inet 127\.0\.0\.1/);
+      assert.ok(links.includes(`inet ${attached!.ip}/`), links);
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      await detachNetworks(state, id);
+      assert.ok(!fs.readFileSync(hosts, 'utf8').includes('runner svc'));
+
+      const noneHosts = hostsFile('loner');
+      const loner = spawn('unshare', ['--net', 'sleep', '30'], { stdio: 'ignore' });
+      processes.push(loner);
+      await waitFor(() => loner.pid !== undefined && fs.readlinkSync(`/proc/${loner.pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net'), 'the new namespace');
+      assert.equal(await connectContainer(state, none, { containerId: newId(), containerName: 'loner', pid: loner.pid!, hostsFile: noneHosts }), undefined);
+      assert.ok(fs.readFileSync(noneHosts, 'utf8').includes('10.9.9.9\tdb'));
+      assert.match(sh('nsenter', ['-t', String(loner.pid), '-n', 'ip', '-o', 'link']).stdout, /lo: <LOOPBACK,UP,LOWER_UP>/);
+      loner.kill('SIGKILL');
+      await engine.removeNetwork(`runnet-${process.pid}`);
+    } finally {
+      await state.close();
+    }
   });
 
   test('clear errors: unknown network, missing plugins, host port in use, bad -p, bad subnet', async () => {
