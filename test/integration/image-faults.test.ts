@@ -249,7 +249,7 @@ test('a redirect loop is an error, not a hang', { skip }, async () => {
   await failingPull([{ match: layer, fault: { kind: 'redirect-loop' } }], /redirect loop/);
 });
 
-test('a slow body still arrives; a stalled one times out with a clear error', { skip }, async () => {
+test('a slow body still arrives; a stalled one times out with a clear error', { skip }, async (t) => {
   const layer = images.busybox.layers[0]!;
   const root = createTempRoot('dctr-fault-');
   try {
@@ -264,6 +264,7 @@ test('a slow body still arrives; a stalled one times out with a clear error', { 
     root.dispose();
   }
   const stalled = createTempRoot('dctr-fault-');
+  t.after(() => stalled.dispose());
   const engine = createEngine({ root: stalled.root, runRoot: stalled.runRoot });
   try {
     fault.setFaults([{ match: layer.digest, fault: { kind: 'stall', afterBytes: 100_000 } }]);
@@ -279,11 +280,7 @@ test('a slow body still arrives; a stalled one times out with a clear error', { 
     fault.setFaults([]);
     engine.close();
   }
-  try {
-    await assertNothingRecorded(stalled, [layer.diffId]);
-  } finally {
-    stalled.dispose();
-  }
+  await assertNothingRecorded(stalled, [layer.diffId]);
 });
 
 test('a connection dropped mid-blob fails the pull; the next pull resumes with a Range request', { skip }, async () => {
