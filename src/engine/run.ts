@@ -21,7 +21,7 @@ import { EngineError, newContainerId, randomName, shortId, type Explainer } from
 import { containers, type Database } from '../db/index.js';
 import { createCgroupManager, DEFAULT_CGROUP_PARENT, detectCgroupLayout, encodeLaunchPlan, planLaunch, type CgroupLayout, type CgroupManagerWithParent } from '../runtime/index.js';
 import { compileSeccomp, maskToCaps, planSpec, type ImageRunConfig, type PlanContext, type Spec } from '../spec/index.js';
-import { execFailureStatus, launchContainer, runProcess, type LaunchedContainer, type RunningProcess } from '../sys/index.js';
+import { execFailureStatus, launchContainer, type LaunchedContainer } from '../sys/index.js';
 import {
   boundingCapabilityMask,
   bundlePaths,
@@ -37,6 +37,7 @@ import {
   type BundlePaths,
 } from './container-fs.js';
 import { requestedOptions } from './container-options.js';
+import { createOciRuntime } from './container-runtime.js';
 import { resolveImage } from './resolve-image.js';
 import type { EngineState } from './state.js';
 import type { RunRequest, RunResult } from './types.js';
@@ -71,6 +72,7 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
   let cgroup: CgroupManagerWithParent | undefined;
   let started: Started | undefined;
   let deleteFromRuntime: (() => Promise<void>) | undefined;
+  let runtimeFailure: (() => EngineError | undefined) | undefined;
   const pending: NodeJS.Signals[] = [];
   const unsubscribe = request.forwardSignals?.((signal) => {
     if (started !== undefined) started.kill(signal);
@@ -89,7 +91,7 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     const stdio = request.stdio ?? [request.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
     if (builtIn) {
       cgroup = createCgroupManager({ name: id, explainer, layout });
-      const report = await cgroup.create(spec.linux.resources);
+      const report = await createCgroup(cgroup, spec.linux.resources);
       for (const warning of report.warnings) request.onWarning?.(warning);
       const seccompFilter = spec.linux.seccomp === undefined ? undefined : compileSeccomp(spec.linux.seccomp).toBuffer();
       if (seccompFilter !== undefined) {
@@ -106,14 +108,18 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     } else {
       // The runtime makes the group at the same path (linux.cgroupsPath); the manager only reads and removes it.
       cgroup = createCgroupManager({ name: id, explainer, layout });
-      const stateDir = runtimeStateDir(state.paths.runRoot, runtime);
-      deleteFromRuntime = () => deleteWithRuntime(runtime, stateDir, id);
-      started = await startWithRuntime(runtime, stateDir, bundle, id, stdio, explainer);
+      const oci = createOciRuntime(runtime, state.paths.runRoot, explainer);
+      deleteFromRuntime = () => oci.delete(id);
+      started = await oci.run(bundle, id, stdio);
+      runtimeFailure = () => oci.startFailure(bundle);
     }
     containers.setState(db, id, { to: 'running', from: ['created'], pid: started.pid, startedAt: new Date().toISOString() });
     for (const signal of pending.splice(0)) started.kill(signal);
 
     const { status } = await started.exited;
+    // An OCI runtime exits non-zero also when it could not start the command: its log tells which.
+    const failedStart = status === 0 ? undefined : runtimeFailure?.();
+    if (failedStart !== undefined) throw failedStart;
     const oomKilled = cgroup === undefined ? false : await cgroup.oomKilled().catch(() => false);
     explainer.step({ topic: 'process', say: `the container's first process ended with status ${status}${oomKilled ? ' (killed by the OOM killer)' : ''}` });
     containers.setState(db, id, { to: 'exited', from: ['running'], pid: null, exitCode: status, oomKilled, finishedAt: new Date().toISOString() });
@@ -138,6 +144,28 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
   } finally {
     unsubscribe?.();
   }
+}
+
+/**
+ * Creates the container's cgroup. Another engine process cleaning up may
+ * remove the shared, empty parent group between our mkdir of the parent and
+ * of the child (ENOENT): then simply try again.
+ */
+async function createCgroup(cgroup: CgroupManagerWithParent, resources: Spec['linux']['resources']): Promise<{ warnings: string[] }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await cgroup.create(resources);
+    } catch (error) {
+      if (attempt >= 3 || !hasErrorCode(error, 'ENOENT')) throw error;
+    }
+  }
+}
+
+function hasErrorCode(error: unknown, code: string): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if ((e as NodeJS.ErrnoException).code === code) return true;
+  }
+  return false;
 }
 
 /** The `config` object of an image's config JSON (Docker's defaults when absent). */
@@ -205,46 +233,6 @@ function writeConfig(bundle: BundlePaths, spec: Spec, explainer: Explainer): voi
   fs.writeFileSync(temp, text, { mode: 0o600 });
   fs.renameSync(temp, bundle.config);
   explainer.step({ topic: 'state', say: 'write the OCI runtime spec of the container into its bundle', call: `write ${bundle.config} (${text.length} bytes)` });
-}
-
-/** Where an OCI runtime keeps its state for this engine (its --root). */
-function runtimeStateDir(runRoot: string, runtime: string): string {
-  return path.join(runRoot, 'runtime', path.basename(runtime));
-}
-
-/**
- * `<runtime> run --keep --bundle <dir> <id>`: an installed OCI runtime runs
- * the same bundle. --keep leaves the container (and its cgroup) after it
- * exits, so that the OOM killer's verdict can still be read; `delete`
- * removes it during the cleanup.
- */
-async function startWithRuntime(
-  runtime: string,
-  stateDir: string,
-  bundle: BundlePaths,
-  id: string,
-  stdio: NonNullable<RunRequest['stdio']>,
-  explainer: Explainer,
-): Promise<Started> {
-  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const args = ['--root', stateDir, 'run', '--keep', '--bundle', bundle.dir, id];
-  explainer.step({ topic: 'process', say: `hand the bundle to the OCI runtime ${runtime}`, call: `${runtime} ${args.join(' ')}` });
-  let child: RunningProcess;
-  try {
-    child = await runProcess(runtime, args, { stdio });
-  } catch (error) {
-    throw new EngineError('FAILED_PRECONDITION', `run with runtime ${runtime}: cannot start it`, {
-      hint: 'give --runtime the name of an installed OCI runtime (runc) or its path',
-      cause: error,
-    });
-  }
-  return child;
-}
-
-/** `<runtime> delete --force <id>`: the runtime removes its state and the container's cgroup. */
-async function deleteWithRuntime(runtime: string, stateDir: string, id: string): Promise<void> {
-  const child = await runProcess(runtime, ['--root', stateDir, 'delete', '--force', id], { stdio: ['ignore', 'ignore', 'ignore'] });
-  await child.exited;
 }
 
 /** Removes the cgroup and the mounts; with --rm also the bundle and the row. Every step is tried. */

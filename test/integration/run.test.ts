@@ -227,6 +227,15 @@ describe('run', { skip }, () => {
     assert.equal(row(result.name), undefined);
   });
 
+  test('six containers at once, from six CLI processes: each gets its own status and its own cleanup', { timeout: 60_000 }, async () => {
+    const results = await Promise.all([0, 1, 2, 3, 4, 5].map((n) => run(n % 2 === 0 ? ['--rm'] : [], ['sh', '-c', `exit ${n + 10}`])));
+    results.forEach((result, n) => {
+      if (n % 2 === 0) assert.equal(result.status, n + 10, result.stderr);
+      else ran(result, n + 10);
+    });
+    assert.deepEqual(mountsBelow(root.dir), []);
+  });
+
   test('SIGTERM sent to the CLI reaches the container', { timeout: 20_000 }, async () => {
     const name = `run-test-${process.pid}-${++counter}`;
     const result = await cli(['run', '--name', name, imageRef, 'sh', '-c', 'trap "exit 42" TERM; echo ready; while true; do sleep 0.1; done'], {
@@ -265,10 +274,15 @@ describe('run', { skip }, () => {
     }
   });
 
-  test('--runtime runc runs the same bundle: output, status, hostname, OOM verdict, and the same cleanup', { timeout: 60_000, skip: hasRunc ? false : 'runc is not installed' }, async () => {
+  test('--runtime runc runs the same bundle: output, statuses (127/126 as Docker), hostname, OOM verdict, and the same cleanup', { timeout: 60_000, skip: hasRunc ? false : 'runc is not installed' }, async () => {
     const result = await run(['--runtime', 'runc', '-h', 'box', '-u', 'app'], ['sh', '-c', 'echo hello; hostname; id -u; echo $$; exit 5']);
     assert.equal(result.stdout, 'hello\nbox\n1000\n1\n', `exit ${result.status}, stderr: ${result.stderr}`);
     ran(result, 5);
+    const missing = await run(['--runtime', 'runc'], ['nosuch']);
+    assert.match(missing.stderr, /Error: start container: exec: "nosuch": executable file not found in \$PATH/);
+    assert.equal(ran(missing, 127).exit_code, 127);
+    ran(await run(['--runtime', 'runc'], ['/etc']), 126);
+    ran(await run(['--runtime', 'runc'], ['sh', '-c', 'exit 1']), 1);
     const hog = await run(['--runtime', 'runc', '-m', '32m'], ['sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived']);
     assert.equal(ran(hog, 137).oom_killed, 1);
     const before = bundles();
