@@ -28,3 +28,8 @@ test('toEngineError keeps engine errors and wraps others as the cause', () => {
   assert.equal(wrapped.code, 'INTERNAL');
   assert.equal((wrapped.cause as Error).message, 'boom');
 });
+
+test('a structured cause is shown as data, not as [object Object]', () => {
+  const error = new EngineError('UNAVAILABLE', 'pull x: registry error 500', { cause: { status: 500, registryErrors: [{ code: 'UNKNOWN' }] } });
+  assert.deepEqual(describeCauses(error), ['pull x: registry error 500', '{"status":500,"registryErrors":[{"code":"UNKNOWN"}]}']);
+});

@@ -103,9 +103,21 @@ export function describeCauses(error: unknown): string[] {
       out.push(current.message);
       current = current.cause;
     } else {
-      out.push(String(current));
+      out.push(describeValue(current));
       break;
     }
   }
   return out;
+}
+
+/** A non-Error cause (structured detail such as an HTTP status) as one short line. */
+function describeValue(value: unknown): string {
+  if (typeof value !== 'object') return String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > 300 ? `${text.slice(0, 299)}…` : text;
 }
