@@ -138,6 +138,9 @@ interface Contender {
   /** Why it cannot run here, when it cannot. */
   unavailable?: string;
   samples: number[];
+  /** Timed runs that exited non-zero (not in samples), and the last such error. */
+  failures: number;
+  lastError?: string;
 }
 
 interface Bench {
@@ -343,6 +346,11 @@ function report(bench: Bench, loadBefore: string, loadAfter: string): void {
     const vsNode = floor === undefined ? '-' : `${(m / floor).toFixed(2)}x`;
     lines.push(`${pad(contender.name, 44)} ${pad(m.toFixed(1), 10, true)} ${pad(p90.toFixed(1), 9, true)} ${pad(vsPodman, 9, true)} ${pad(vsNode, 12, true)}`);
   }
+  for (const contender of bench.contenders) {
+    if (contender.failures > 0 && contender.unavailable === undefined) {
+      lines.push(`note: ${contender.name} failed ${contender.failures} of ${contender.failures + contender.samples.length} timed runs (left out of its row); last ${contender.lastError}`);
+    }
+  }
   lines.push('');
   const goal = (text: string, value: number | undefined, limit: number) =>
     lines.push(`${pad(text, 62)} ${value === undefined ? 'cannot tell (a side did not run)' : `${value.toFixed(2)}x ${value <= limit ? 'MET' : 'NOT MET'}`}`);
@@ -376,14 +384,14 @@ async function main(): Promise<void> {
     const layout = path.join(bench.dir, 'layout');
     writeTestImageLayout(layout);
 
-    const node: Contender = { name: 'node -e 0', network: 'floor', command: process.execPath, args: () => ['-e', '0'], samples: [] };
+    const node: Contender = { name: 'node -e 0', network: 'floor', command: process.execPath, args: () => ['-e', '0'], samples: [], failures: 0 };
     const ours = await prepareOurs(bench, layout);
     const ourArgs = ['--root', ours.root, '--run-root', ours.runRoot, 'run', '--rm'];
-    const oursDefault: Contender = { name: 'didactic-container run --rm (default network)', network: 'default', command: process.execPath, args: () => [BIN, ...ourArgs, ours.ref, 'true'], samples: [] };
-    const oursNone: Contender = { name: 'didactic-container run --rm --network none', network: 'none', command: process.execPath, args: () => [BIN, ...ourArgs, '--network', 'none', ours.ref, 'true'], samples: [] };
+    const oursDefault: Contender = { name: 'didactic-container run --rm (default network)', network: 'default', command: process.execPath, args: () => [BIN, ...ourArgs, ours.ref, 'true'], samples: [], failures: 0 };
+    const oursNone: Contender = { name: 'didactic-container run --rm --network none', network: 'none', command: process.execPath, args: () => [BIN, ...ourArgs, '--network', 'none', ours.ref, 'true'], samples: [], failures: 0 };
     bench.contenders.push(node, oursDefault, oursNone);
 
-    const runc: Contender = { name: 'runc run (same spec, plain rootfs dir)', network: 'none', command: 'runc', args: () => [], samples: [] };
+    const runc: Contender = { name: 'runc run (same spec, plain rootfs dir)', network: 'none', command: 'runc', args: () => [], samples: [], failures: 0 };
     bench.contenders.push(runc);
     if (without.has('runc')) runc.unavailable = 'left out with --without';
     else if (!which('runc')) runc.unavailable = 'runc is not installed (apt-get install runc)';
@@ -397,8 +405,8 @@ async function main(): Promise<void> {
       }
     }
 
-    const podmanNone: Contender = { name: 'podman run --rm --network none', network: 'none', command: 'podman', args: () => [], samples: [] };
-    const podmanDefault: Contender = { name: 'podman run --rm (default network)', network: 'default', command: 'podman', args: () => [], samples: [] };
+    const podmanNone: Contender = { name: 'podman run --rm --network none', network: 'none', command: 'podman', args: () => [], samples: [], failures: 0 };
+    const podmanDefault: Contender = { name: 'podman run --rm (default network)', network: 'default', command: 'podman', args: () => [], samples: [], failures: 0 };
     bench.contenders.push(podmanNone, podmanDefault);
     const noPodman = without.has('podman') ? 'left out with --without' : !which('podman') ? 'podman is not installed (bench/setup-peers.sh)' : undefined;
     if (noPodman) podmanNone.unavailable = podmanDefault.unavailable = noPodman;
@@ -413,8 +421,8 @@ async function main(): Promise<void> {
       }
     }
 
-    const dockerNone: Contender = { name: 'docker run --rm --network none', network: 'none', command: DOCKER, args: () => [], samples: [] };
-    const dockerDefault: Contender = { name: 'docker run --rm (default bridge)', network: 'default', command: DOCKER, args: () => [], samples: [] };
+    const dockerNone: Contender = { name: 'docker run --rm --network none', network: 'none', command: DOCKER, args: () => [], samples: [], failures: 0 };
+    const dockerDefault: Contender = { name: 'docker run --rm (default bridge)', network: 'default', command: DOCKER, args: () => [], samples: [], failures: 0 };
     bench.contenders.push(dockerNone, dockerDefault);
     const noDocker = without.has('docker') ? 'left out with --without' : !which('dockerd') || !fs.existsSync(DOCKER) ? 'docker.io is not installed (bench/setup-peers.sh)' : undefined;
     if (noDocker) dockerNone.unavailable = dockerDefault.unavailable = noDocker;
@@ -429,11 +437,13 @@ async function main(): Promise<void> {
       }
     }
 
-    // One untimed run of each warms caches and finds the ones that cannot run here.
+    // Untimed runs warm caches and find the ones that cannot run here (two tries each).
     for (const contender of bench.contenders) {
-      if (contender.unavailable !== undefined) continue;
-      const { result } = timeOnce(contender);
-      if (result.status !== 0) contender.unavailable = `exited ${result.status}: ${lastLines(result.stderr)}`;
+      for (let attempt = 0; attempt < 2 && contender.unavailable === undefined; attempt++) {
+        const { result } = timeOnce(contender);
+        if (result.status === 0) break;
+        if (attempt === 1) contender.unavailable = `exited ${result.status}: ${lastLines(result.stderr)}`;
+      }
     }
     const active = bench.contenders.filter((c) => c.unavailable === undefined);
     log(`timing ${active.map((c) => c.name).join('; ')}`);
@@ -442,8 +452,14 @@ async function main(): Promise<void> {
         const contender = active[(round + k) % active.length]!;
         if (contender.unavailable !== undefined) continue;
         const { ms, result } = timeOnce(contender);
-        if (result.status !== 0) contender.unavailable = `round ${round + 1}: exited ${result.status}: ${lastLines(result.stderr)}`;
-        else contender.samples.push(ms);
+        if (result.status === 0) contender.samples.push(ms);
+        else {
+          contender.failures++;
+          contender.lastError = `round ${round + 1}: exited ${result.status}: ${lastLines(result.stderr)}`;
+          log(`${contender.name}: ${contender.lastError}`);
+          // A failed run may leave what --rm would have removed; give up on a contender that keeps failing.
+          if (contender.failures > Math.max(2, iterations / 4)) contender.unavailable = `failed ${contender.failures} times, last ${contender.lastError}`;
+        }
       }
       log(`round ${round + 1}/${iterations} done (load ${loadAverage()})`);
     }
