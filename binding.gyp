@@ -8,8 +8,10 @@
 #                    Linked with -static so it runs in any rootfs; needs libc.a
 #                    (Debian: libc6-dev).
 #
-# native/launcher/ (clone, mounts, pivot_root, exec, monitor) gets its own
-# executable target here when it is added.
+#   didactic-launcher  clone, mounts, pivot_root, exec; with --detach it stays
+#                    as the container's monitor (stdio, json-file log, exit
+#                    file, restarts). Linked -static: an idle monitor's resident
+#                    memory is about half that of a dynamically linked one.
 {
   "target_defaults": {
     "cflags": ["-std=c11", "-Wall", "-Wextra", "-Werror"],
@@ -43,12 +45,16 @@
       "sources": [
         "native/launcher/child.c",
         "native/launcher/main.c",
+        "native/launcher/json-log.c",
+        "native/launcher/monitor.c",
+        "native/launcher/monitor-files.c",
         "native/launcher/mounts.c",
         "native/launcher/plan.c",
         "native/launcher/report.c",
         "native/launcher/security.c",
         "native/launcher/wait.c",
       ],
+      "ldflags": ["-static"],
     },
   ],
 }

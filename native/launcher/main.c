@@ -9,7 +9,11 @@
  * The launcher joins the namespaces given by path, clones the container's
  * first process into new ones, reports its pid, and then only forwards
  * signals to it and waits: the launcher exits with the container's status.
+ *
+ * With --detach (monitor.h) the launcher forks a monitor that outlives the
+ * engine, owns the container's stdio and restarts it; the launcher exits at once.
  */
+#include "monitor.h"
 #include "steps.h"
 #include "wait.h"
 
@@ -43,7 +47,7 @@ static int join_namespaces(const struct launch_plan *plan, struct failure *f) {
   return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   struct launch_plan plan;
   struct failure f = {0, NULL, ""};
   char line[64], names[256];
@@ -56,7 +60,12 @@ int main(void) {
   close_range(PLAN_FD + 3, ~0U, CLOSE_RANGE_CLOEXEC);
   if (plan_read(PLAN_FD, &plan) < 0) return fail(&f, "plan", "read the launch plan from fd 3"), report_failure(&f), ENGINE_ERROR;
   close(PLAN_FD);
+  struct monitor_options monitor;
+  int detached = argc > 1 && strcmp(argv[1], "--detach") == 0;
+  if (detached && (monitor_parse(argc, argv, &monitor, &f) < 0 || monitor_detach(&monitor, &f) < 0))
+    return report_failure(&f), ENGINE_ERROR;
   if (join_namespaces(&plan, &f) < 0) return report_failure(&f), ENGINE_ERROR;
+  if (detached) return monitor_run(&plan, &monitor);
 
   sigset_t old;
   block_forwarded_signals(&old);

@@ -7,3 +7,4 @@ export * from './launcher.js';
 export * from './process.js';
 export * from './capture.js';
 export * from './netns.js';
+export * from './monitor.js';
