@@ -308,6 +308,15 @@ function quantile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
+/** The commit measured, and whether the work tree differed from it. */
+function gitState(): string {
+  const cwd = path.dirname(path.dirname(BIN));
+  const head = spawnSync('git', ['-C', cwd, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  if (head.status !== 0) return 'not a git checkout';
+  const dirty = spawnSync('git', ['-C', cwd, 'status', '--porcelain', '--untracked-files=no', '--', 'src', 'native'], { encoding: 'utf8' });
+  return `commit ${head.stdout.trim()}${dirty.stdout.trim() === '' ? '' : ' + uncommitted changes in src/ or native/'}`;
+}
+
 function loadAverage(): string {
   return os.loadavg().map((value) => value.toFixed(2)).join(', ');
 }
@@ -330,6 +339,7 @@ function report(bench: Bench, loadBefore: string, loadAfter: string): void {
   lines.push(`run --rm IMAGE true, ${iterations} interleaved rounds, ${new Date().toISOString()}`);
   lines.push(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${os.release()}, node ${process.version}`);
   lines.push(`load average (1, 5, 15 min): before ${loadBefore}; after ${loadAfter}`);
+  lines.push(`code: ${gitState()}; peers: ${firstLine('runc', ['--version'])}, ${firstLine('podman', ['--version'])}, ${firstLine('dockerd', ['--version'])}`);
   lines.push('');
   const header = `${pad('command', 44)} ${pad('median ms', 10, true)} ${pad('p90 ms', 9, true)} ${pad('x podman', 9, true)} ${pad('x node -e 0', 12, true)}`;
   lines.push(header);
@@ -380,7 +390,6 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    log(`versions: ${firstLine('runc', ['--version'])}; ${firstLine('podman', ['--version'])}; ${firstLine('dockerd', ['--version'])}`);
     const layout = path.join(bench.dir, 'layout');
     writeTestImageLayout(layout);
 
