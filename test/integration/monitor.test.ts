@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { isEngineError } from '../../src/common/index.js';
+import { createRecordingExplainer, isEngineError } from '../../src/common/index.js';
 import { createCgroupManager, detectCgroupLayout } from '../../src/runtime/index.js';
 import { readExitFile, readStartFile, type ExitRecord } from '../../src/runtime/exit-file.js';
 import { parseLogLine, readLogs, type LogEntry } from '../../src/runtime/log-file.js';
@@ -33,15 +33,15 @@ function buildRootfs(dir: string): string {
   fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin/busybox'));
   fs.chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
   for (const applet of APPLETS) fs.symlinkSync('busybox', path.join(rootfs, 'bin', applet));
-  fs.writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  fs.writeFileSync(path.join(rootfs, 'etc/group'), 'root:x:0:\n');
+  fs.writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/tmp:/bin/sh\n');
+  fs.writeFileSync(path.join(rootfs, 'etc/group'), 'root:x:0:\napp:x:1000:\n');
   return rootfs;
 }
 
 /** The encoded launch plan for a command with Docker's defaults (caps, masks, namespaces, seccomp). */
-function planFor(rootfs: string, command: string[]): Buffer {
+function planFor(rootfs: string, command: string[], user?: string): Buffer {
   const spec = planSpec(
-    { containerId: ID, imageConfig: { Env: ['PATH=/bin'] }, rootfsPath: rootfs, command, network: 'none' },
+    { containerId: ID, imageConfig: { Env: ['PATH=/bin'] }, rootfsPath: rootfs, command, network: 'none', ...(user ? { user } : {}) },
     { nofileHard: 20000, passwd: fs.readFileSync(path.join(rootfs, 'etc/passwd'), 'utf8'), group: fs.readFileSync(path.join(rootfs, 'etc/group'), 'utf8') },
   );
   const seccompFilter = spec.linux.seccomp ? compileSeccomp(spec.linux.seccomp).toBuffer() : undefined;
@@ -115,8 +115,8 @@ describe('detached containers and their monitor (root)', needsRoot, () => {
     assert.deepEqual(alive, [], 'processes left behind');
   });
 
-  async function start(command: string[], options: Partial<StartDetachedOptions> = {}): Promise<DetachedContainer> {
-    const started = await startDetached(planFor(rootfs, command), {
+  async function start(command: string[], options: Partial<StartDetachedOptions> & { user?: string } = {}): Promise<DetachedContainer> {
+    const started = await startDetached(planFor(rootfs, command, options.user), {
       bundleDir: tmp.dir, runDir, logPath, ...options,
       onPid: async (pid) => {
         pids.push(pid);
@@ -282,4 +282,49 @@ describe('detached containers and their monitor (root)', needsRoot, () => {
     assert.equal(readExitFile(runDir), undefined);
   });
 
+
+  test('SIGTERM to the monitor reaches the container; explain lines show the detach', { timeout: 20_000 }, async () => {
+    const explainer = createRecordingExplainer();
+    const { monitorPid } = await start(['sh', '-c', 'trap "echo got TERM; exit 7" TERM; echo ready; while true; do sleep 0.05; done'], { explainer });
+    const says = explainer.events.map((e) => e.call ?? '');
+    assert.ok(says.some((call) => call.includes('setsid()')), says.join('\n'));
+    assert.ok(says.some((call) => call.includes('PR_SET_CHILD_SUBREAPER')));
+    assert.ok(says.some((call) => call.startsWith('execve(')));
+    await waitFor('the trap to be set', () => fs.existsSync(logPath) && fs.readFileSync(logPath, 'utf8').includes('ready'));
+    process.kill(monitorPid, 'SIGTERM');
+    assert.equal((await exitFile()).status, 7);
+    assert.deepEqual(logEntries().map((e) => e.log), ['ready\n', 'got TERM\n']);
+    await waitFor('the monitor to exit', () => !isMonitorAlive(monitorPid));
+  });
+
+  test('kill -9 of the engine before GO: the monitor kills the process and leaves', { timeout: 20_000 }, async () => {
+    const planFile = path.join(tmp.dir, 'plan.bin');
+    fs.writeFileSync(planFile, planFor(rootfs, ['sleep', '30']));
+    const sys = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/sys/index.js');
+    const script = `import fs from 'node:fs';
+      const { startDetached } = await import(${JSON.stringify(sys)});
+      await startDetached(fs.readFileSync(${JSON.stringify(planFile)}), { ...${JSON.stringify({ bundleDir: tmp.dir, runDir, logPath })},
+        onPid: (pid) => { process.stdout.write(String(pid)); return new Promise(() => setInterval(() => {}, 1000)); } });`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pid = await new Promise<number>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString()))));
+    pids.push(pid);
+    const monitorPid = readMonitorPid(runDir)!;
+    assert.ok(isMonitorAlive(monitorPid, runDir));
+    child.kill('SIGKILL');
+    await waitFor('the process to be gone', () => !running(pid), 5000);
+    await waitFor('the monitor to be gone', () => !isMonitorAlive(monitorPid), 5000);
+    assert.equal(readExitFile(runDir), undefined);
+    assert.equal(readMonitorPid(runDir), undefined);
+  });
+
+  test('kill -9 of the monitor of a non-root container: setresuid clears PR_SET_PDEATHSIG, the process lives on', { timeout: 20_000 }, async () => {
+    // Known gap: child.c would have to set PR_SET_PDEATHSIG again after set_identity. Until then
+    // the engine must kill such a container through its cgroup once it finds the monitor lost.
+    const { pid, monitorPid } = await start(['sleep', '30'], { user: '1000' });
+    process.kill(monitorPid, 'SIGKILL');
+    await waitFor('the monitor to be gone', () => !isMonitorAlive(monitorPid), 5000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok(running(pid), 'still running: the pdeath signal was cleared by the uid change');
+    process.kill(pid, 'SIGKILL');
+  });
 });
