@@ -2,13 +2,18 @@
  * CLI start-up: `didactic-container version` against `node -e 0` (Node's own
  * start is the floor), run interleaved so both see the same machine load.
  * Reports medians and the ratio. Run: node dist/bench/cli-start.js [runs]
+ *
+ * Wall time on a busy 2-core VM is noisy; `--instructions` counts the
+ * instructions each start executes under valgrind's callgrind instead, which
+ * is repeatable whatever else the machine is doing.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/didactic-container.js');
-const runs = Number(process.argv[2] ?? 40);
+const byInstructions = process.argv.includes('--instructions');
+const runs = Number(process.argv.find((arg) => /^\d+$/.test(arg)) ?? 40);
 
 const commands: Record<string, string[]> = {
   'node -e 0': ['-e', '0'],
@@ -21,6 +26,23 @@ function timeOnce(args: string[]): number {
   const result = spawnSync(process.execPath, args, { stdio: 'ignore' });
   if (result.status !== 0) throw new Error(`${args.join(' ')} exited ${result.status}`);
   return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+/** Instructions executed by one run, counted by callgrind. */
+function instructionsOnce(args: string[]): number {
+  const result = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, ...args], { encoding: 'utf8' });
+  const match = /Collected : (\d+)/.exec(result.stderr);
+  if (match === null) throw new Error(`valgrind did not report a count for ${args.join(' ')} (is valgrind installed?)`);
+  return Number(match[1]);
+}
+
+if (byInstructions) {
+  const counts = Object.fromEntries(Object.entries(commands).map(([name, args]) => [name, instructionsOnce(args)]));
+  const floor = counts['node -e 0']!;
+  for (const [name, count] of Object.entries(counts)) {
+    console.log(`${name.padEnd(40)} ${(count / 1e6).toFixed(0).padStart(6)} M instructions   ratio ${(count / floor).toFixed(2)}x`);
+  }
+  process.exit(0);
 }
 
 const samples: Record<string, number[]> = Object.fromEntries(Object.keys(commands).map((name) => [name, []]));
