@@ -191,9 +191,18 @@ export async function launchContainer(plan: Buffer, options: LaunchContainerOpti
   const pid = Number(first.slice(4));
   const kill = (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    // The launcher has not reaped the pid while it runs, so it cannot have been reused.
-    if (signal === 'SIGKILL' || signal === 'SIGSTOP') process.kill(pid, signal);
-    else child.kill(signal);
+    if (signal !== 'SIGKILL' && signal !== 'SIGSTOP') {
+      child.kill(signal);
+      return;
+    }
+    // The launcher may already have reaped the container (after it reported ERR):
+    // then the pid is gone (ESRCH), which is what the kill wanted. It cannot have
+    // been reused, since the launcher still runs and pids wrap only far later.
+    try {
+      process.kill(pid, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
   };
   try {
     await options.onPid?.(pid);

@@ -122,11 +122,7 @@ describe('run', { skip }, () => {
     assert.equal(ran(await run([], ['sh', '-c', 'exit 3']), 3).exit_code, 3);
   });
 
-  // todo, not skip: it runs and reports. launchContainer (src/sys/launcher.ts) answers an ERR line by
-  // process.kill(pid, 'SIGKILL') on the container's pid, which the launcher may already have reaped:
-  // the resulting ESRCH replaces the exec error about half the time.
-  const launcherKillRace = 'src/sys/launcher.ts kill() throws ESRCH when the launcher has already reaped the failed child';
-  test('a missing command exits 127 and a directory 126, in Docker\'s words', { todo: launcherKillRace }, async () => {
+  test('a missing command exits 127 and a directory 126, in Docker\'s words', async () => {
     const missing = await run([], ['nosuch']);
     assert.match(missing.stderr, /exec: "nosuch": executable file not found in \$PATH/);
     assert.equal(ran(missing, 127).exit_code, 127);
