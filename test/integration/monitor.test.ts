@@ -127,7 +127,12 @@ describe('detached containers and their monitor (root)', needsRoot, () => {
     return started;
   }
 
-  const exitFile = (): Promise<ExitRecord> => waitFor('the exit file', () => readExitFile(runDir));
+  /** The exit file, once the monitor that wrote it has exited too. */
+  const exitFile = async (): Promise<ExitRecord> => {
+    const exit = await waitFor('the exit file', () => readExitFile(runDir));
+    await waitFor('the monitor to exit after writing it', () => processesMentioning(runDir).filter(running).length === 0 || undefined);
+    return exit;
+  };
   const logEntries = (): LogEntry[] => fs.readFileSync(logPath, 'utf8').split('\n').filter(Boolean).map(parseLogLine);
 
   test('returns at once; both streams in json-file format; exit file with the status; the monitor then leaves', { timeout: 20_000 }, async () => {
@@ -174,6 +179,7 @@ describe('detached containers and their monitor (root)', needsRoot, () => {
     const seen: string[] = [];
     for await (const chunk of readLogs(logPath, { follow: true, pollMs: 20, done: () => readExitFile(runDir) !== undefined })) seen.push(chunk.text);
     assert.deepEqual(seen, ['one\n', 'two\n', 'three\n']);
+    await exitFile();
   });
 
   test('the monitor outlives the process that started it', { timeout: 20_000 }, async () => {
@@ -326,5 +332,6 @@ describe('detached containers and their monitor (root)', needsRoot, () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.ok(running(pid), 'still running: the pdeath signal was cleared by the uid change');
     process.kill(pid, 'SIGKILL');
+    await waitFor('the process to be gone', () => !running(pid), 5000);
   });
 });
