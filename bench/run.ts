@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openDatabase } from '../src/db/index.js';
 import { planSpec } from '../src/spec/index.js';
 import { buildBusyboxLayerTar, ETC_GROUP, ETC_PASSWD, IMAGE_PATH_ENV, pushWithSkopeo, writeTestImageLayout } from '../test/helpers/images.js';
 import { startRegistry } from '../test/helpers/registry.js';
@@ -155,11 +156,24 @@ function addCleanup(bench: Bench, what: string, fn: () => void | Promise<void>):
 }
 
 /** Our CLI with a private root; the image comes from a loopback registry through our own `pull`. */
-async function prepareOurs(bench: Bench, layout: string): Promise<{ root: string; runRoot: string; ref: string }> {
+async function prepareOurs(bench: Bench, layout: string, linksBefore: Set<string>): Promise<{ root: string; runRoot: string; ref: string }> {
   const root = path.join(bench.dir, 'ours', 'root');
   const runRoot = path.join(bench.dir, 'ours', 'run');
   fs.mkdirSync(root, { recursive: true });
   fs.mkdirSync(runRoot, { recursive: true });
+  // The bridges of our networks outlive the containers; the temp root is going away, so they go too.
+  addCleanup(bench, 'our bridges', () => {
+    const dbPath = path.join(root, 'db.sqlite');
+    if (!fs.existsSync(dbPath)) return;
+    const db = openDatabase(dbPath);
+    try {
+      const hasNetworks = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'networks'").get() !== undefined;
+      const rows = hasNetworks ? (db.prepare('SELECT bridge FROM networks').all() as Array<{ bridge: string }>) : [];
+      for (const { bridge } of rows) if (bridge !== '' && !linksBefore.has(bridge) && links().has(bridge)) run('ip', ['link', 'delete', bridge]);
+    } finally {
+      db.close();
+    }
+  });
   const registry = await startRegistry();
   try {
     const ref = `${registry.host}/${TAG}`;
@@ -396,7 +410,7 @@ async function main(): Promise<void> {
     writeTestImageLayout(layout);
 
     const node: Contender = { name: 'node -e 0', network: 'floor', command: process.execPath, args: () => ['-e', '0'], samples: [], failures: 0 };
-    const ours = await prepareOurs(bench, layout);
+    const ours = await prepareOurs(bench, layout, linksBefore);
     const ourArgs = ['--root', ours.root, '--run-root', ours.runRoot, 'run', '--rm'];
     const oursDefault: Contender = { name: 'didactic-container run --rm (default network)', network: 'default', command: process.execPath, args: () => [BIN, ...ourArgs, ours.ref, 'true'], samples: [], failures: 0 };
     const oursNone: Contender = { name: 'didactic-container run --rm --network none', network: 'none', command: process.execPath, args: () => [BIN, ...ourArgs, '--network', 'none', ours.ref, 'true'], samples: [], failures: 0 };
