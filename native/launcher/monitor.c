@@ -220,7 +220,7 @@ int monitor_run(const struct launch_plan *plan, const struct monitor_options *op
     fail(&f, "monitor", "signalfd"), report_failure(&f);
     return 125;
   }
-  (void)opts;
+  options = opts;
   if (start_container(plan, 1) < 0) return 125;
   while (!m.done) {
     struct pollfd fds[3] = {{m.sig_fd, POLLIN, 0}, {m.out[0], POLLIN, 0}, {m.err[0], POLLIN, 0}};

@@ -119,6 +119,10 @@ export async function startDetached(plan: Buffer, options: StartDetachedOptions)
   const restart = checkRestartPolicy(options.restart ?? 'no');
   const [runDir, logPath] = [path.resolve(options.runDir), path.resolve(options.logPath)];
   fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  const running = readMonitorPid(runDir);
+  if (running !== undefined && isMonitorAlive(running, runDir)) {
+    throw new EngineError('FAILED_PRECONDITION', `start container: monitor ${running} is still running for ${runDir}`);
+  }
   for (const name of [MONITOR_FILES.exit, MONITOR_FILES.stop, MONITOR_FILES.started, MONITOR_FILES.pid]) {
     removeIfThere(path.join(runDir, name));
   }

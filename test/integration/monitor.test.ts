@@ -258,6 +258,9 @@ describe('detached containers and their monitor (root)', needsRoot, () => {
     const rss = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
     t.diagnostic(`idle monitor VmRSS ${rss} kB (${/^RssAnon:.*$/m.exec(status)?.[0]}; ${/^RssFile:.*$/m.exec(status)?.[0]})`);
     assert.ok(rss > 0 && rss <= 1536, `VmRSS ${rss} kB`);
+    // A second start for the same run dir is refused while its monitor lives.
+    await assert.rejects(start(['true']), (e: unknown) => isEngineError(e) && e.code === 'FAILED_PRECONDITION');
+    assert.equal(readMonitorPid(runDir), monitorPid);
     requestMonitorStop(runDir, monitorPid);
     process.kill(pid, 'SIGKILL');
     assert.equal((await exitFile()).signal, 9);
