@@ -14,7 +14,16 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
+
+type Undici = typeof import('undici');
+let undici: Promise<Undici> | undefined;
+
+/** undici, loaded on the first request: commands that never reach a registry do not pay for it. */
+function loadUndici(): Promise<Undici> {
+  undici ??= import('undici');
+  return undici;
+}
 import { EngineError, isDigest, type Digest } from '../common/index.js';
 import {
   basicAuthorization,
@@ -217,11 +226,11 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     return ca;
   }
 
-  function agentFor(url: URL, verifyTls: boolean): Agent {
+  function agentFor(url: URL, verifyTls: boolean, http: Undici): Agent {
     const key = `${url.origin}|${verifyTls}`;
     let agent = agents.get(key);
     if (agent === undefined) {
-      agent = new Agent({
+      agent = new http.Agent({
         connect: url.protocol === 'https:' ? { rejectUnauthorized: verifyTls, ca: verifyTls ? trustedCa() : undefined } : {},
         headersTimeout: options.headersTimeoutMs ?? 60_000,
         bodyTimeout: options.bodyTimeoutMs ?? 120_000,
@@ -243,6 +252,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
    * original origin.
    */
   async function send(start: URL, opts: SendOptions): Promise<Answer> {
+    const http = await loadUndici();
     let url = start;
     const seen = new Set<string>([url.href]);
     for (let hop = 0; ; hop++) {
@@ -251,9 +261,9 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       const verifyTls = url.protocol !== 'https:' || !isInsecureHost(url.host);
       let res: Dispatcher.ResponseData<unknown>;
       try {
-        const requestOptions: Parameters<typeof request>[1] = { method: 'GET', headers, dispatcher: agentFor(url, verifyTls) };
+        const requestOptions: Parameters<Undici['request']>[1] = { method: 'GET', headers, dispatcher: agentFor(url, verifyTls, http) };
         if (opts.signal !== undefined) requestOptions.signal = opts.signal;
-        res = await request(url, requestOptions);
+        res = await http.request(url, requestOptions);
       } catch (error) {
         if (isAbortError(error)) throw error;
         throw errorForConnection(opts.context, url.host, error);
