@@ -32,6 +32,10 @@ int monitor_parse(int argc, char **argv, struct monitor_options *opts, struct fa
     if (value == NULL) return fail(f, "monitor", "option %s needs a value", name);
     if (strcmp(name, "--run-dir") == 0) opts->run_dir = value;
     else if (strcmp(name, "--log") == 0) opts->log_path = value;
+    else if (strcmp(name, "--stdin") == 0) {
+      if (strcmp(value, "fifo") != 0 && strcmp(value, "null") != 0) return fail(f, "monitor", "bad --stdin %s", value);
+      opts->stdin_fifo = strcmp(value, "fifo") == 0;
+    }
     else if (strcmp(name, "--restart") == 0) {
       if (parse_restart(value, opts) < 0) return fail(f, "monitor", "bad restart policy %s", value);
     } else if (strcmp(name, "--cgroup-procs") == 0) {

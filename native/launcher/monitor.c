@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,6 +28,7 @@
 
 static struct {
   int dir_fd, log_fd, null_fd, sig_fd;
+  int stdin_fd;         /* /dev/null, or the FIFO DIR/stdin with --stdin fifo */
   int out[2], err[2];
   int cgroup_fds[MAX_CGROUP_FILES];
   pid_t child;          /* the container's first process; 0 while there is none */
@@ -57,6 +59,14 @@ static int open_files(const struct monitor_options *opts, struct failure *f) {
   if (fcntl(EXPLAIN_FD, F_GETFD) < 0) dup3(m.null_fd, EXPLAIN_FD, O_CLOEXEC);
   m.dir_fd = open(opts->run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (m.dir_fd < 0) return fail(f, "monitor", "open the run dir %s", opts->run_dir);
+  m.stdin_fd = m.null_fd;
+  if (opts->stdin_fifo) {
+    /* Held open for reading and writing: the container never reads EOF, writers come and go. */
+    explain("process", "keep the container's stdin open as a FIFO\tmkfifo(\"%s/stdin\", 0600)", opts->run_dir);
+    if (mkfifoat(m.dir_fd, "stdin", 0600) < 0 && errno != EEXIST) return fail(f, "monitor", "mkfifo %s/stdin", opts->run_dir);
+    m.stdin_fd = openat(m.dir_fd, "stdin", O_RDWR | O_CLOEXEC);
+    if (m.stdin_fd < 0) return fail(f, "monitor", "open %s/stdin", opts->run_dir);
+  }
   m.log_fd = open(opts->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (m.log_fd < 0) return fail(f, "monitor", "open the log %s", opts->log_path);
   for (size_t i = 0; i < opts->cgroup_count; i++) {
@@ -90,7 +100,7 @@ int monitor_detach(const struct monitor_options *opts, struct failure *f) {
 static void become_container(const struct launch_plan *plan, int sync) __attribute__((noreturn));
 static void become_container(const struct launch_plan *plan, int sync) {
   if (dup3(sync, SYNC_FD, O_CLOEXEC) < 0) _exit(125);
-  dup2(m.null_fd, 0), dup2(m.out[1], 1), dup2(m.err[1], 2);
+  dup2(m.stdin_fd, 0), dup2(m.out[1], 1), dup2(m.err[1], 2);
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   signal(SIGPIPE, SIG_DFL);
   sigprocmask(SIG_SETMASK, &m.old_mask, NULL);

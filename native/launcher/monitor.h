@@ -1,6 +1,6 @@
 /*
  * Detached mode: `didactic-launcher --detach --run-dir DIR --log FILE
- * [--restart POLICY] [--cgroup-procs FILE]...` starts the container like the
+ * [--restart POLICY] [--stdin null|fifo] [--cgroup-procs FILE]...` starts the container like the
  * foreground launcher (plan on fd 3, sync on fd 4, explain on fd 5) and then
  * stays as its monitor, outliving the engine process that started it.
  *
@@ -11,7 +11,9 @@
  * command runs) or "ERR ..." followed by EOF (the monitor has cleaned up and
  * exited). EOF instead of GO (the engine died) kills the container's process.
  *
- * The monitor owns the container's stdio: stdin is /dev/null, stdout and
+ * The monitor owns the container's stdio: stdin is /dev/null, or with
+ * --stdin fifo the FIFO DIR/stdin, which the monitor holds open so the
+ * container never reads EOF and anyone may write to it; stdout and
  * stderr are pipes it copies into FILE in Docker's json-file format. Files in
  * DIR: "monitor.pid"; "started" on every start, {"pid","startedAt",
  * "restartCount"}; "exit" once the container is gone for good, {"status",
@@ -38,6 +40,7 @@
 struct monitor_options {
   const char *run_dir;
   const char *log_path;
+  int stdin_fifo;       /* --stdin fifo */
   int restart_always;   /* always or unless-stopped */
   int restart_failure;  /* on-failure */
   unsigned max_restarts; /* on-failure:N, 0 = no limit */

@@ -13,8 +13,8 @@
  *   EOF                 the container's command runs; the monitor goes on alone
  *
  * Closing the channel instead of sending GO makes the monitor kill the
- * process and exit. Files in the run dir: monitor.pid, started, exit, and
- * stop (written here: "do not restart").
+ * process and exit. Files in the run dir: monitor.pid, started, exit,
+ * stdin (a FIFO, with keepStdin) and stop (written here: "do not restart").
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,7 +28,7 @@ import { nativeBinaryPath } from './native.js';
 export type RestartPolicy = 'no' | 'always' | 'unless-stopped' | 'on-failure' | `on-failure:${number}`;
 
 /** The names of the monitor's files in a container's run dir. */
-export const MONITOR_FILES = { pid: 'monitor.pid', started: 'started', exit: 'exit', stop: 'stop' } as const;
+export const MONITOR_FILES = { pid: 'monitor.pid', started: 'started', exit: 'exit', stop: 'stop', stdin: 'stdin' } as const;
 
 export interface StartDetachedOptions {
   /** The container's bundle dir; the monitor's working directory. */
@@ -39,6 +39,12 @@ export interface StartDetachedOptions {
   logPath: string;
   /** Default no. */
   restart?: RestartPolicy;
+  /**
+   * -i: the container's stdin is the FIFO <runDir>/stdin, held open by the
+   * monitor (the container never reads EOF); write to it to feed the container.
+   * Default: /dev/null.
+   */
+  keepStdin?: boolean;
   /** cgroup.procs files the monitor writes a restarted process's pid into before it goes on. */
   cgroupProcs?: string[];
   /** Called with the host pid before the process goes on (put it in its cgroup here). Throwing kills it. */
@@ -123,10 +129,10 @@ export async function startDetached(plan: Buffer, options: StartDetachedOptions)
   if (running !== undefined && isMonitorAlive(running, runDir)) {
     throw new EngineError('FAILED_PRECONDITION', `start container: monitor ${running} is still running for ${runDir}`);
   }
-  for (const name of [MONITOR_FILES.exit, MONITOR_FILES.stop, MONITOR_FILES.started, MONITOR_FILES.pid]) {
+  for (const name of [MONITOR_FILES.exit, MONITOR_FILES.stop, MONITOR_FILES.started, MONITOR_FILES.pid, MONITOR_FILES.stdin]) {
     removeIfThere(path.join(runDir, name));
   }
-  const args = ['--detach', '--run-dir', runDir, '--log', logPath, '--restart', restart];
+  const args = ['--detach', '--run-dir', runDir, '--log', logPath, '--restart', restart, '--stdin', options.keepStdin ? 'fifo' : 'null'];
   for (const procs of options.cgroupProcs ?? []) args.push('--cgroup-procs', procs);
   const child = spawn(file, args, {
     cwd: options.bundleDir,

@@ -337,4 +337,18 @@ describe('detached containers and their monitor (root)', needsRoot, () => {
     process.kill(pid, 'SIGKILL');
     await waitFor('the process to be gone', () => !running(pid), 5000);
   });
+
+  test('keepStdin: the container reads what is written to the FIFO in the run dir, and no EOF in between', { timeout: 20_000 }, async () => {
+    const { pid, monitorPid } = await start(['cat'], { keepStdin: true });
+    const fifo = path.join(runDir, 'stdin');
+    assert.ok(fs.statSync(fifo).isFIFO());
+    fs.writeFileSync(fifo, 'hello\n');
+    fs.writeFileSync(fifo, 'again\n'); // a writer closing is no EOF for the container
+    await waitFor('both lines in the log', () => fs.existsSync(logPath) && fs.readFileSync(logPath, 'utf8').includes('again'));
+    assert.ok(running(pid));
+    assert.deepEqual(logEntries().map((e) => e.log), ['hello\n', 'again\n']);
+    requestMonitorStop(runDir, monitorPid);
+    process.kill(pid, 'SIGKILL');
+    assert.equal((await exitFile()).status, 137);
+  });
 });
