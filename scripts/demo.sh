@@ -4,9 +4,9 @@
 # Run as root: containers need namespaces, mounts and cgroups.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+[ -n "${SKIP_SETUP:-}" ] || bash scripts/setup.sh
 
-dc() { node bin/didactic-container.js "$@"; }
+dc() { node bin/didactic-container.js ${DEMO_ROOT:+--root "$DEMO_ROOT"} "$@"; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -27,5 +27,9 @@ echo "==> images"
 dc images
 echo "==> image inspect demo/busybox (layers)"
 dc image inspect demo/busybox | grep -A3 '"RootFS"'
+echo "==> run --rm demo/busybox echo hello from a container"
+dc run --rm --network none demo/busybox echo hello from a container
+echo "==> run --rm --explain: every kernel step of a container's birth"
+dc run --rm --network none --explain demo/busybox sh -c 'echo "I am pid $$ on $(hostname)"'
 echo "==> info"
 dc info

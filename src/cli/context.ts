@@ -23,6 +23,13 @@ export interface CommandContext {
 }
 
 export function createOutput(): Output {
+  // A reader that goes away (`| head`) must not kill the CLI halfway through a
+  // container's life: its cleanup still has to run. Writes to a closed pipe are dropped.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
   return {
     isTTY: process.stdout.isTTY === true,
     out: (text) => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
