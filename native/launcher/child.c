@@ -104,7 +104,11 @@ void run_child(const struct launch_plan *plan) {
   if (apply_sysctls(plan, &f) < 0 || protect_paths(plan, &f) < 0 || set_oom_score_adj(plan, &f) < 0) finish(&f);
   if (apply_rlimits(plan, &f) < 0 || make_cwd(plan, &f) < 0) finish(&f);
   if (plan->seccomp != NULL && !plan->no_new_privs && apply_seccomp(plan, &f) < 0) finish(&f);
+  /* Changing uid clears the parent-death signal a monitor asked for; ask for it again. */
+  int pdeath_signal = 0;
+  prctl(PR_GET_PDEATHSIG, &pdeath_signal, 0, 0, 0);
   if (set_identity(plan, &f) < 0) finish(&f);
+  if (pdeath_signal != 0 && prctl(PR_SET_PDEATHSIG, pdeath_signal, 0, 0, 0) < 0) fail(&f, "prctl", "PR_SET_PDEATHSIG"), finish(&f);
   explain("process", "change to the working directory\tchdir(\"%s\")", plan->cwd);
   if (chdir(plan->cwd) < 0) fail(&f, "chdir", "%s", plan->cwd), finish(&f);
   if (plan->no_new_privs) {
