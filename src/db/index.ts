@@ -6,3 +6,5 @@ export * as containers from './containers.js';
 export type { ContainerRecord, ContainerState } from './containers.js';
 export * as networks from './networks.js';
 export type { NetworkRow, AttachmentRow, StoredPort } from './networks.js';
+export * as volumes from './volumes.js';
+export type { VolumeRow, MountRow, NewMount, VolumeUser } from './volumes.js';

@@ -21,7 +21,7 @@ test('a new database is migrated to the latest version with WAL and foreign keys
     assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
     assert.ok((db.pragma('busy_timeout', { simple: true }) as number) >= 1000);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table','view') ORDER BY name").pluck().all();
-    assert.deepEqual(tables, ['containers', 'image_layers', 'images', 'layer_refs', 'layers', 'network_attachments', 'networks', 'tags']);
+    assert.deepEqual(tables, ['container_mounts', 'containers', 'image_layers', 'images', 'layer_refs', 'layers', 'network_attachments', 'networks', 'tags', 'volumes']);
   } finally {
     db.close();
   }

@@ -23,6 +23,13 @@
  *            A row exists from before ADD until after DEL, so a crash in
  *            between leaves something to tear down; a network with rows
  *            cannot be deleted (foreign key).
+ *   volumes(name PK, driver, labels JSON, anonymous, created_at)       (v3)
+ *   container_mounts(container_id FK -> containers ON DELETE CASCADE,
+ *            position, type bind|volume|tmpfs, volume_name FK -> volumes
+ *            ON DELETE SET NULL, source, destination, mode, rw,
+ *            propagation, anonymous)  PK(container_id, position)
+ *            A container's mounts as run planned them (inspect's Mounts,
+ *            --volumes-from); a volume with rows is in use.
  *
  * Immutable intent (a container's config) lives apart from mutable state
  * (state, pid, exit code, times); every state change is one BEGIN IMMEDIATE
@@ -131,6 +138,33 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (network_id, container_id)
       );
       CREATE INDEX network_attachments_container ON network_attachments(container_id);
+    `,
+  },
+  {
+    version: 3,
+    name: 'volumes, container mounts',
+    sql: `
+      CREATE TABLE volumes (
+        name       TEXT PRIMARY KEY,
+        driver     TEXT NOT NULL DEFAULT 'local',
+        labels     TEXT NOT NULL DEFAULT '{}',
+        anonymous  INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE container_mounts (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        position     INTEGER NOT NULL,
+        type         TEXT NOT NULL CHECK (type IN ('bind','volume','tmpfs')),
+        volume_name  TEXT REFERENCES volumes(name) ON DELETE SET NULL,
+        source       TEXT NOT NULL,
+        destination  TEXT NOT NULL,
+        mode         TEXT NOT NULL DEFAULT '',
+        rw           INTEGER NOT NULL DEFAULT 1,
+        propagation  TEXT NOT NULL DEFAULT '',
+        anonymous    INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (container_id, position)
+      );
+      CREATE INDEX container_mounts_volume ON container_mounts(volume_name);
     `,
   },
 ];
