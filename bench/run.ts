@@ -274,7 +274,8 @@ async function prepareDocker(bench: Bench, layout: string): Promise<NodeJS.Proce
       '--storage-driver', 'overlay2',
       '--log-level', 'warn',
     ],
-    { stdio: ['ignore', daemonLog, daemonLog] },
+    // Its own process group: a Ctrl-C at the terminal is for the bench, which stops dockerd itself.
+    { stdio: ['ignore', daemonLog, daemonLog], detached: true },
   );
   fs.closeSync(daemonLog);
   addCleanup(bench, 'dockerd', () => stopDaemon(daemon));
@@ -340,7 +341,7 @@ function pad(text: string, width: number, right = false): string {
   return right ? text.padStart(width) : text.padEnd(width);
 }
 
-function report(bench: Bench, loadBefore: string, loadAfter: string): void {
+function report(bench: Bench, rounds: number, loadBefore: string, loadAfter: string): void {
   const median = (name: string) => {
     const found = bench.contenders.find((c) => c.name === name && c.unavailable === undefined && c.samples.length > 0);
     return found ? quantile(found.samples, 0.5) : undefined;
@@ -351,7 +352,7 @@ function report(bench: Bench, loadBefore: string, loadAfter: string): void {
     default: median('podman run --rm (default network)'),
   };
   const lines: string[] = [];
-  lines.push(`run --rm IMAGE true, ${iterations} interleaved rounds, ${new Date().toISOString()}`);
+  lines.push(`run --rm IMAGE true, ${rounds} interleaved rounds${rounds < iterations ? ` (of ${iterations}; interrupted)` : ''}, ${new Date().toISOString()}`);
   lines.push(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${os.release()}, node ${process.version}`);
   lines.push(`load average (1, 5, 15 min): before ${loadBefore}; after ${loadAfter}`);
   lines.push(`code: ${gitState()}; peers: ${firstLine('runc', ['--version'])}, ${firstLine('podman', ['--version'])}, ${firstLine('dockerd', ['--version'])}`);
@@ -362,6 +363,10 @@ function report(bench: Bench, loadBefore: string, loadAfter: string): void {
   for (const contender of bench.contenders) {
     if (contender.unavailable !== undefined) {
       lines.push(`${pad(contender.name, 44)} not run: ${contender.unavailable}`);
+      continue;
+    }
+    if (contender.samples.length === 0) {
+      lines.push(`${pad(contender.name, 44)} no samples`);
       continue;
     }
     const m = quantile(contender.samples, 0.5);
@@ -401,7 +406,7 @@ async function main(): Promise<void> {
   let interrupted = false;
   const onSignal = () => {
     interrupted = true;
-    log('interrupted; cleaning up after this round');
+    log('interrupted; reporting the rounds so far and cleaning up');
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -474,11 +479,15 @@ async function main(): Promise<void> {
     }
     const active = bench.contenders.filter((c) => c.unavailable === undefined);
     log(`timing ${active.map((c) => c.name).join('; ')}`);
+    let rounds = 0;
     for (let round = 0; round < iterations && !interrupted; round++) {
-      for (let k = 0; k < active.length; k++) {
+      for (let k = 0; k < active.length && !interrupted; k++) {
         const contender = active[(round + k) % active.length]!;
         if (contender.unavailable !== undefined) continue;
         const { ms, result } = timeOnce(contender);
+        // spawnSync blocks the event loop; let a pending SIGINT/SIGTERM handler run between runs.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (interrupted) break; // the signal went to that run too
         if (result.status === 0) contender.samples.push(ms);
         else {
           contender.failures++;
@@ -488,9 +497,11 @@ async function main(): Promise<void> {
           if (contender.failures > Math.max(2, iterations / 4)) contender.unavailable = `failed ${contender.failures} times, last ${contender.lastError}`;
         }
       }
+      if (interrupted) break;
+      rounds++;
       log(`round ${round + 1}/${iterations} done (load ${loadAverage()})`);
     }
-    report(bench, loadBefore, loadAverage());
+    report(bench, rounds, loadBefore, loadAverage());
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
