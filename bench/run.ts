@@ -22,7 +22,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openDatabase } from '../src/db/index.js';
 import { planSpec } from '../src/spec/index.js';
 import { buildBusyboxLayerTar, ETC_GROUP, ETC_PASSWD, IMAGE_PATH_ENV, pushWithSkopeo, writeTestImageLayout } from '../test/helpers/images.js';
 import { startRegistry } from '../test/helpers/registry.js';
@@ -162,16 +161,14 @@ async function prepareOurs(bench: Bench, layout: string, linksBefore: Set<string
   fs.mkdirSync(root, { recursive: true });
   fs.mkdirSync(runRoot, { recursive: true });
   // The bridges of our networks outlive the containers; the temp root is going away, so they go too.
+  // Asked through the CLI, so the answer comes from the same build as the runs.
   addCleanup(bench, 'our bridges', () => {
-    const dbPath = path.join(root, 'db.sqlite');
-    if (!fs.existsSync(dbPath)) return;
-    const db = openDatabase(dbPath);
-    try {
-      const hasNetworks = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'networks'").get() !== undefined;
-      const rows = hasNetworks ? (db.prepare('SELECT bridge FROM networks').all() as Array<{ bridge: string }>) : [];
-      for (const { bridge } of rows) if (bridge !== '' && !linksBefore.has(bridge) && links().has(bridge)) run('ip', ['link', 'delete', bridge]);
-    } finally {
-      db.close();
+    const listed = run(process.execPath, [BIN, '--root', root, '--run-root', runRoot, 'network', 'ls', '--format', 'json']);
+    if (listed.status !== 0) throw new Error(`network ls: ${lastLines(listed.stderr)}`);
+    const networks = JSON.parse(listed.stdout || '[]') as Array<{ Options?: Record<string, string> }>;
+    for (const network of networks) {
+      const bridge = network.Options?.['com.docker.network.bridge.name'];
+      if (bridge && !linksBefore.has(bridge) && links().has(bridge)) run('ip', ['link', 'delete', bridge]);
     }
   });
   const registry = await startRegistry();
