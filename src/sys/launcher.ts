@@ -16,8 +16,9 @@ import { spawn, type ChildProcess, type StdioNull, type StdioPipe } from 'node:c
 import { constants } from 'node:os';
 import type { Readable, Stream, Writable } from 'node:stream';
 import util from 'node:util';
-import { EngineError, silentExplainer, type ErrorCode, type Explainer, type ExplainTopic } from '../common/index.js';
+import { EngineError, silentExplainer, type ErrorCode, type Explainer } from '../common/index.js';
 import { nativeBinaryPath } from './native.js';
+import { forwardExplainLines, lineReader } from './line-protocol.js';
 
 export type LaunchStdio = StdioNull | StdioPipe | number | Stream;
 
@@ -106,43 +107,6 @@ export function launchError(line: string): EngineError {
   return new EngineError(step === 'plan' ? 'INTERNAL' : errorCodeFor(errnoName), message, { cause });
 }
 
-/** Reads a stream line by line; next() gives null at EOF. */
-function lineReader(stream: Readable): { next(): Promise<string | null> } {
-  const lines: string[] = [];
-  let partial = '';
-  let ended = false;
-  let wake: (() => void) | undefined;
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop()!;
-    lines.push(...parts);
-    wake?.();
-  });
-  const end = () => {
-    ended = true;
-    wake?.();
-  };
-  stream.on('end', end).on('close', end).on('error', end);
-  return {
-    async next() {
-      while (lines.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
-      return lines.shift() ?? null;
-    },
-  };
-}
-
-const TOPICS = new Set<ExplainTopic>(['image', 'storage', 'namespace', 'mount', 'cgroup', 'security', 'process', 'network', 'state']);
-
-function forwardExplain(stream: Readable, explainer: Explainer): Promise<void> {
-  const reader = lineReader(stream);
-  return (async () => {
-    for (let line = await reader.next(); line !== null; line = await reader.next()) {
-      const [topic = '', say = '', call] = line.split('\t');
-      explainer.step({ topic: TOPICS.has(topic as ExplainTopic) ? (topic as ExplainTopic) : 'process', say, ...(call ? { call } : {}) });
-    }
-  })();
-}
 
 function exitOf(child: ChildProcess): Promise<ContainerExit> {
   return new Promise((resolve) => {
@@ -171,7 +135,7 @@ export async function launchContainer(plan: Buffer, options: LaunchContainerOpti
   }
   const pipes = child.stdio as unknown as (Readable & Writable | null)[];
   const [planPipe, sync, explainPipe] = [pipes[3]!, pipes[4]!, pipes[5] ?? null];
-  const explained = explainPipe ? forwardExplain(explainPipe, explainer) : Promise.resolve();
+  const explained = explainPipe ? forwardExplainLines(explainPipe, explainer) : Promise.resolve();
   const exited = exitOf(child).then(async (exit) => (await explained, exit));
   planPipe.on('error', () => {}); // EPIPE when the launcher died early: reported through the sync channel
   sync.on('error', () => {});

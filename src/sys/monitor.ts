@@ -20,9 +20,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { EngineError, silentExplainer, type Explainer, type ExplainTopic } from '../common/index.js';
+import { EngineError, silentExplainer, type Explainer } from '../common/index.js';
 import { launchError } from './launcher.js';
 import { nativeBinaryPath } from './native.js';
+import { forwardExplainLines, lineReader } from './line-protocol.js';
 
 /** Docker's --restart values. unless-stopped behaves as always while the monitor lives. */
 export type RestartPolicy = 'no' | 'always' | 'unless-stopped' | 'on-failure' | `on-failure:${number}`;
@@ -72,41 +73,6 @@ export function checkRestartPolicy(text: string): RestartPolicy {
   throw new EngineError('INVALID_ARGUMENT', `restart policy ${JSON.stringify(text)}: expected no, always, unless-stopped or on-failure[:N]`);
 }
 
-/** Reads a stream line by line; next() gives null at EOF. */
-function lineReader(stream: Readable): { next(): Promise<string | null> } {
-  const lines: string[] = [];
-  let partial = '';
-  let ended = false;
-  let wake: (() => void) | undefined;
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop()!;
-    lines.push(...parts);
-    wake?.();
-  });
-  const end = () => {
-    ended = true;
-    wake?.();
-  };
-  stream.on('end', end).on('close', end).on('error', end);
-  return {
-    async next() {
-      while (lines.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
-      return lines.shift() ?? null;
-    },
-  };
-}
-
-const TOPICS = new Set<ExplainTopic>(['namespace', 'mount', 'cgroup', 'security', 'process', 'network', 'state']);
-
-async function forwardExplain(stream: Readable, explainer: Explainer): Promise<void> {
-  const reader = lineReader(stream);
-  for (let line = await reader.next(); line !== null; line = await reader.next()) {
-    const [topic = '', say = '', call] = line.split('\t');
-    explainer.step({ topic: TOPICS.has(topic as ExplainTopic) ? (topic as ExplainTopic) : 'process', say, ...(call ? { call } : {}) });
-  }
-}
 
 function removeIfThere(file: string): void {
   fs.rmSync(file, { force: true });
@@ -147,7 +113,7 @@ export async function startDetached(plan: Buffer, options: StartDetachedOptions)
   }
   const pipes = child.stdio as unknown as ((Readable & Writable) | null)[];
   const [planPipe, sync, explainPipe] = [pipes[3]!, pipes[4]!, pipes[5] ?? null];
-  const explained = explainPipe ? forwardExplain(explainPipe, explainer) : Promise.resolve();
+  const explained = explainPipe ? forwardExplainLines(explainPipe, explainer) : Promise.resolve();
   planPipe.on('error', () => {}); // EPIPE when the launcher died early: reported through the sync channel
   sync.on('error', () => {});
   planPipe.end(plan);
