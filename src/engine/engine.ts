@@ -7,6 +7,7 @@ import { importImage, pull } from './pull.js';
 import { runContainer } from './run.js';
 import { attachNetwork, checkNetworks, createNetwork, detachNetworks, inspectNetwork, listNetworks, networkSettingsOf, pruneNetworks, removeNetwork, setUpLoopback } from './network.js';
 import { createEngineState } from './state.js';
+import { createVolume, inspectVolume, listVolumes, mountsForInspect, pruneVolumes, releaseContainerVolumes, removeVolume } from './volumes.js';
 import type { Engine, EngineOptions, StoreCheckReport } from './types.js';
 
 /** Creates the engine over a data root. Nothing is opened or created until a verb needs it. */
@@ -48,6 +49,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
     checkNetworks: (containerId) => checkNetworks(state, containerId),
     networkSettings: async (containerId) => networkSettingsOf(state, containerId),
     setUpLoopback: (containerId, pid) => setUpLoopback(state, containerId, pid),
+    createVolume: (request) => createVolume(state, request),
+    listVolumes: () => listVolumes(state),
+    inspectVolume: (name) => inspectVolume(state, name),
+    removeVolume: (name, removeOptions) => removeVolume(state, name, removeOptions),
+    pruneVolumes: (pruneOptions) => pruneVolumes(state, pruneOptions),
+    releaseContainerVolumes: async (containerId, releaseOptions) => releaseContainerVolumes(state, containerId, releaseOptions),
+    mountsForInspect: async (containerId) => mountsForInspect(state, containerId),
     close: () => void state.close(),
   };
 }

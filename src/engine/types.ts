@@ -1,5 +1,8 @@
 /** The one interface under the CLI and the API. */
 import type { EngineError, EnginePaths, Explainer, ProgressSink } from '../common/index.js';
+import type { InspectMount } from '../volume/index.js';
+
+export type { InspectMount } from '../volume/index.js';
 
 export interface EngineOptions {
   root?: string | undefined;
@@ -66,6 +69,22 @@ export interface Engine {
   networkSettings(containerId: string): Promise<NetworkSettings>;
   /** Brings lo up in the network namespace of `pid` (for --network none; attachNetwork does it otherwise). */
   setUpLoopback(containerId: string, pid: number): Promise<void>;
+  /** `volume create`: a local volume at <root>/volumes/<name>/_data; an existing name is returned as it is. */
+  createVolume(request?: VolumeCreateRequest): Promise<VolumeInspect>;
+  listVolumes(): Promise<VolumeInspect[]>;
+  inspectVolume(name: string): Promise<VolumeInspect>;
+  /** Refused (CONFLICT) while a container uses it, unless `force`. */
+  removeVolume(name: string, options?: { force?: boolean }): Promise<void>;
+  /** Unused anonymous volumes; every unused volume with `all`. */
+  pruneVolumes(options?: { all?: boolean }): Promise<VolumePruneReport>;
+  /**
+   * Forgets a container's mounts and, with `removeAnonymous` (rm -v), removes
+   * the anonymous volumes it made that no other container uses. Call before
+   * the container's row is deleted. Returns the volumes removed.
+   */
+  releaseContainerVolumes(containerId: string, options?: { removeAnonymous?: boolean }): Promise<string[]>;
+  /** A container's mounts in Docker's inspect shape. */
+  mountsForInspect(containerId: string): Promise<InspectMount[]>;
   close(): void;
 }
 
@@ -104,6 +123,14 @@ export interface RunRequest {
   pidsLimit?: string | undefined;
   /** An OCI runtime binary (runc, or a path) to run the bundle instead of the built-in launcher. */
   runtime?: string | undefined;
+  /** -v/--volume: HOST:CONTAINER[:MODE], NAME:CONTAINER[:MODE] or CONTAINER (anonymous). */
+  volumes?: string[] | undefined;
+  /** --mount type=bind|volume|tmpfs,source=,target=,... */
+  mounts?: string[] | undefined;
+  /** --tmpfs PATH[:OPTIONS]. */
+  tmpfs?: string[] | undefined;
+  /** --volumes-from CONTAINER[:ro|rw]. */
+  volumesFrom?: string[] | undefined;
   /** The caller's environment, for `-e NAME`; default process.env. */
   hostEnv?: Readonly<Record<string, string | undefined>> | undefined;
   /** The container's stdin, stdout, stderr: inherited by default (foreground). */
@@ -285,4 +312,27 @@ export interface NetworkSettings {
   Networks: Record<string, { NetworkID: string; EndpointID: string; Gateway: string; IPAddress: string; IPPrefixLen: number; MacAddress: string; Aliases: string[] }>;
   /** "80/tcp" -> the host bindings. */
   Ports: Record<string, { HostIp: string; HostPort: string }[]>;
+}
+
+/** `volume create`. */
+export interface VolumeCreateRequest {
+  /** Default: a random 64-hex name. */
+  name?: string | undefined;
+  labels?: Record<string, string> | undefined;
+}
+
+/** `volume inspect` and `volume ls --format json`, Docker's shape. */
+export interface VolumeInspect {
+  CreatedAt: string;
+  Driver: string;
+  Labels: Record<string, string>;
+  Mountpoint: string;
+  Name: string;
+  Options: Record<string, string>;
+  Scope: 'local';
+}
+
+export interface VolumePruneReport {
+  VolumesDeleted: string[];
+  SpaceReclaimed: number;
 }
