@@ -204,6 +204,29 @@ test('bearer token flow with stored credentials', async (t) => {
   assert.equal(tokenReq.authorization, `Basic ${Buffer.from('alice:s3cret-pw').toString('base64')}`);
 });
 
+test('an anonymous token without the scope: authentication required, not failed', async (t) => {
+  // Like Docker Hub for a private repository: the token server hands out a token
+  // granting nothing, and the registry refuses it.
+  const s = await serve(t, (req, res, base) => {
+    if (req.url?.startsWith('/token')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ token: 'tok-grants-nothing', expires_in: 300 }));
+      return;
+    }
+    const challenge = `Bearer realm="${base}/token",service="test-registry",scope="repository:private/app:pull",error="insufficient_scope"`;
+    registryError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'www-authenticate': challenge });
+  });
+  const ref = { registry: s.host, repository: 'private/app', tag: 'v1' };
+  await rejectsWith(client(t).getManifest(ref), 'PERMISSION_DENIED', /pull 127\.0\.0\.1:\d+\/private\/app:v1: authentication required/, ['tok-grants-nothing']);
+  await assert.rejects(client(t).getManifest(ref), (e: unknown) => {
+    assert.ok(isEngineError(e));
+    assert.doesNotMatch(e.message, /authentication failed/);
+    assert.match(e.hint ?? '', /login/);
+    return true;
+  });
+  assert.equal(s.requests.filter((r) => r.url.startsWith('/token')).length, 2, 'one token per client');
+});
+
 test('expired tokens are fetched again', async (t) => {
   const s = await serve(t, tokenRegistry({ expiresIn: 1 }));
   const c = client(t);

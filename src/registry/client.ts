@@ -439,7 +439,11 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         throw errorForStatus(opts.context, { status: 401, body: '', authenticated: false });
       }
       answer = await send(url, { ...opts, authorization });
-      if (answer.status === 401) throw await failure(answer, opts.context, true);
+      if (answer.status === 401) {
+        // An anonymous token that lacks the scope is not a failed login: the user needs one.
+        const withCredential = challenge.scheme === 'basic' || (await options.credentials?.get(registry)) !== undefined;
+        throw await failure(answer, opts.context, withCredential);
+      }
       return answer;
     });
   }

@@ -1,7 +1,7 @@
 /**
  * A real registry for tests: Debian's docker-registry (distribution v2.8) on
  * 127.0.0.1 with its storage in a temp dir, optionally behind htpasswd basic
- * auth. sharedRegistry() gives every test in a process the same one; under
+ * auth or bearer tokens from a token server (test/helpers/token-server.ts). sharedRegistry() gives every test in a process the same one; under
  * test/run.ts the whole run shares one, named by DCTR_TEST_REGISTRY.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -28,8 +28,22 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
+/** Token authentication: where clients get tokens, and what the registry checks in them. */
+export interface RegistryTokenAuth {
+  /** The token server's URL, sent to clients in the Bearer challenge. */
+  realm: string;
+  /** The registry's name: the challenge's `service`, the token's `aud`. */
+  service: string;
+  /** The token's `iss` the registry accepts. */
+  issuer: string;
+  /** PEM certificate(s) whose keys may sign tokens (written as the rootcertbundle). */
+  rootCertificatePem: string;
+}
+
 export interface StartRegistryOptions {
   htpasswd?: RegistryCredentials;
+  /** Bearer token auth instead of htpasswd (the two exclude each other). */
+  token?: RegistryTokenAuth;
   /** How long to wait for GET /v2/ to answer; default 15 s. */
   readyTimeoutMs?: number;
 }
@@ -48,7 +62,7 @@ export async function findFreePort(): Promise<number> {
   });
 }
 
-function registryConfig(dir: string, port: number, htpasswdPath: string | undefined): string {
+function registryConfig(dir: string, port: number, auth: Record<string, unknown> | undefined): string {
   // JSON is YAML, so the config needs no YAML writer.
   const config: Record<string, unknown> = {
     version: 0.1,
@@ -60,7 +74,7 @@ function registryConfig(dir: string, port: number, htpasswdPath: string | undefi
     },
     http: { addr: `127.0.0.1:${port}`, headers: { 'X-Content-Type-Options': ['nosniff'] } },
   };
-  if (htpasswdPath) config['auth'] = { htpasswd: { realm: 'didactic-test', path: htpasswdPath } };
+  if (auth) config['auth'] = auth;
   return JSON.stringify(config, null, 2);
 }
 
@@ -84,13 +98,23 @@ async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
 
 async function startOnce(options: StartRegistryOptions): Promise<TestRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'dctr-registry-'));
-  const htpasswdPath = options.htpasswd ? join(dir, 'htpasswd') : undefined;
   let child: ChildProcess | undefined;
   try {
-    if (options.htpasswd && htpasswdPath) writeHtpasswd(htpasswdPath, options.htpasswd);
+    let auth: Record<string, unknown> | undefined;
+    if (options.htpasswd && options.token) throw new Error('startRegistry: htpasswd and token exclude each other');
+    if (options.htpasswd) {
+      const htpasswdPath = join(dir, 'htpasswd');
+      writeHtpasswd(htpasswdPath, options.htpasswd);
+      auth = { htpasswd: { realm: 'didactic-test', path: htpasswdPath } };
+    } else if (options.token) {
+      const bundlePath = join(dir, 'token-roots.pem');
+      writeFileSync(bundlePath, options.token.rootCertificatePem);
+      const { realm, service, issuer } = options.token;
+      auth = { token: { realm, service, issuer, rootcertbundle: bundlePath } };
+    }
     const port = await findFreePort();
     const configPath = join(dir, 'config.yml');
-    writeFileSync(configPath, registryConfig(dir, port, htpasswdPath));
+    writeFileSync(configPath, registryConfig(dir, port, auth));
     const logPath = join(dir, 'registry.log');
     const logFd = openSync(logPath, 'a');
     // A clean environment: REGISTRY_* variables would override the config file.
