@@ -108,3 +108,27 @@ test('two connections racing to start the same container: exactly one wins', (t)
   assert.deepEqual(results, ['won', 'CONFLICT']);
   assert.equal(containers.getContainer(other, id('a'))?.pid, 100);
 });
+
+test('findContainer: full id, name, unique prefix; an ambiguous prefix is an error', (t) => {
+  const { db } = withDb(t);
+  containers.createContainer(db, fresh('a', 'one'));
+  containers.createContainer(db, { ...fresh('b', 'two'), id: `ab${'0'.repeat(62)}` });
+  assert.equal(containers.findContainer(db, id('a'))?.name, 'one');
+  assert.equal(containers.findContainer(db, 'two')?.id, `ab${'0'.repeat(62)}`);
+  assert.equal(containers.findContainer(db, '/one')?.id, id('a'));
+  assert.equal(containers.findContainer(db, 'aaa')?.name, 'one');
+  assert.equal(containers.findContainer(db, 'ab0')?.name, 'two');
+  assert.equal(containers.findContainer(db, 'nothing'), undefined);
+  assert.equal(containers.findContainer(db, 'c'), undefined);
+  assert.throws(() => containers.findContainer(db, 'a'), (error: unknown) => code(error) === 'INVALID_ARGUMENT');
+});
+
+test('renameContainer: moves the name; a taken name is a CONFLICT', (t) => {
+  const { db } = withDb(t);
+  containers.createContainer(db, fresh('a', 'one'));
+  containers.createContainer(db, fresh('b', 'two'));
+  assert.equal(containers.renameContainer(db, id('a'), 'uno').name, 'uno');
+  assert.equal(containers.getContainerByName(db, 'one'), undefined);
+  assert.throws(() => containers.renameContainer(db, id('a'), 'two'), (error: unknown) => code(error) === 'CONFLICT');
+  assert.throws(() => containers.renameContainer(db, id('c'), 'three'), (error: unknown) => code(error) === 'NOT_FOUND');
+});

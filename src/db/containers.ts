@@ -198,3 +198,38 @@ export function deleteContainer(db: Database, id: string, from: readonly Contain
     })
     .immediate();
 }
+
+/**
+ * The container a user's word names, Docker's order: a full id, then an
+ * exact name, then a unique id prefix. Undefined when nothing matches;
+ * INVALID_ARGUMENT when a prefix fits more than one container.
+ */
+export function findContainer(db: Database, text: string): ContainerRecord | undefined {
+  const word = text.startsWith('/') ? text.slice(1) : text;
+  if (word === '') return undefined;
+  const exact = getContainer(db, word) ?? getContainerByName(db, word);
+  if (exact !== undefined) return exact;
+  if (!/^[0-9a-f]{1,63}$/.test(word)) return undefined;
+  const rows = db.prepare("SELECT * FROM containers WHERE substr(id, 1, ?) = ? LIMIT 2").all(word.length, word) as RawContainer[];
+  if (rows.length > 1) {
+    throw new EngineError('INVALID_ARGUMENT', `multiple containers found with provided prefix: ${word}`, { hint: 'give more characters of the id, or the name' });
+  }
+  return rows[0] === undefined ? undefined : toRecord(rows[0]);
+}
+
+/** Gives a container another name in one transaction; a taken name is Docker's CONFLICT. */
+export function renameContainer(db: Database, id: string, newName: string): ContainerRecord {
+  return db
+    .transaction(() => {
+      const row = db.prepare('SELECT * FROM containers WHERE id = ?').get(id) as RawContainer | undefined;
+      if (row === undefined) throw new EngineError('NOT_FOUND', `No such container: ${id}`);
+      if (row.state === 'removing' || row.state === 'dead') {
+        throw new EngineError('CONFLICT', `rename container ${id.slice(0, 12)}: it is ${row.state}`);
+      }
+      const holder = db.prepare('SELECT id FROM containers WHERE name = ?').pluck().get(newName) as string | undefined;
+      if (holder !== undefined && holder !== id) throw nameConflict(newName, holder);
+      db.prepare('UPDATE containers SET name = ? WHERE id = ?').run(newName, id);
+      return toRecord(db.prepare('SELECT * FROM containers WHERE id = ?').get(id) as RawContainer);
+    })
+    .immediate();
+}

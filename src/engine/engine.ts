@@ -7,6 +7,7 @@ import { importImage, pull } from './pull.js';
 import { runContainer } from './run.js';
 import { attachNetwork, checkNetworks, createNetwork, detachNetworks, inspectNetwork, listNetworks, networkSettingsOf, pruneNetworks, removeNetwork, setUpLoopback } from './network.js';
 import { createEngineState } from './state.js';
+import { containerVerbs } from './containers.js';
 import { createVolume, inspectVolume, listVolumes, mountsForInspect, pruneVolumes, releaseContainerVolumes, removeVolume } from './volumes.js';
 import type { Engine, EngineOptions, StoreCheckReport } from './types.js';
 
@@ -16,6 +17,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const insecure = options.insecureRegistries ?? (process.env.DIDACTIC_INSECURE_REGISTRIES ?? '').split(',').filter(Boolean);
   const state = createEngineState(paths, options.explainer ?? silentExplainer, { insecureRegistries: insecure, credentialsFile: options.credentialsFile });
   return {
+    ...containerVerbs(state),
     paths,
     info: async () => readEngineInfo(paths),
     pull: (ref, pullOptions) => pull(state, ref, pullOptions),

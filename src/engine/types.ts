@@ -1,5 +1,6 @@
 /** The one interface under the CLI and the API. */
 import type { EngineError, EnginePaths, Explainer, ProgressSink } from '../common/index.js';
+import type { ContainerVerbs } from './container-types.js';
 import type { InspectMount } from '../volume/index.js';
 
 export type { InspectMount } from '../volume/index.js';
@@ -37,7 +38,7 @@ export interface EngineInfo {
   warnings: string[];
 }
 
-export interface Engine {
+export interface Engine extends ContainerVerbs {
   readonly paths: EnginePaths;
   info(): Promise<EngineInfo>;
   pull(ref: string, options?: PullOptions): Promise<PullResult>;
@@ -140,6 +141,8 @@ export interface RunRequest {
    * once with the forwarding function; returns the unsubscribe.
    */
   forwardSignals?: ((forward: (signal: NodeJS.Signals) => void) => () => void) | undefined;
+  /** --restart no|always|unless-stopped|on-failure[:N]: carried out by the monitor of a detached container. */
+  restart?: string | undefined;
   /** Accepted options that have no effect here. */
   onWarning?: ((message: string) => void) | undefined;
 }

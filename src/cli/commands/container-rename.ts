@@ -1,0 +1,9 @@
+/** `rename CONTAINER NEW_NAME`. */
+import type { CommandContext } from '../context.js';
+
+export async function run(ctx: CommandContext, operands: string[]): Promise<number> {
+  const [container, name] = operands as [string, string];
+  const engine = await ctx.engine();
+  await engine.renameContainer(container, name);
+  return 0;
+}

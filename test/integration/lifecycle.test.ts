@@ -1,0 +1,347 @@
+/**
+ * The container lifecycle through the CLI, as root, on the real kernel:
+ * start (detached, under the monitor), ps, inspect, logs, top, stats,
+ * pause/unpause, stop, kill, wait, rename, rm, prune, and the reliability
+ * cases (a killed monitor, two removers at once, twenty containers started
+ * and removed by separate CLIs at once). After each test nothing of its
+ * containers may be left: no mounts, cgroups, run dirs, bundles, rows,
+ * monitor processes.
+ */
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openDatabase } from '../../src/db/index.js';
+import { sharedImages } from '../helpers/images.js';
+import { createTempRoot, mountsBelow, type TempRoot } from '../helpers/tmp-root.js';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/didactic-container.js');
+const skip = process.getuid?.() !== 0 ? 'needs root' : false;
+
+interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let root: TempRoot;
+let imageRef: string;
+let counter = 0;
+const made = new Set<string>();
+
+function cli(args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, ...args], {
+      env: { ...process.env, DIDACTIC_CONTAINER_AUTH: path.join(root.dir, 'auth.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+function ok(result: CliResult, what: string): CliResult {
+  assert.equal(result.status, 0, `${what}: exit ${result.status}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  return result;
+}
+
+function newName(): string {
+  const name = `lc-${process.pid}-${++counter}`;
+  made.add(name);
+  return name;
+}
+
+/** A shell loop that exits 7 on SIGTERM (pid 1 ignores signals it does not handle). */
+const LOOP = 'trap "exit 7" TERM; echo started; while :; do sleep 0.1; done';
+
+/**
+ * A running detached container: run -d when the engine has it, else a
+ * foreground run that ends at once (its marker file is new) and a start.
+ */
+async function startLong(script = LOOP, name = newName()): Promise<string> {
+  const wrapped = `if [ -e /ran-once ]; then ${script}; fi; touch /ran-once`;
+  ok(await cli(['run', '--name', name, '--network', 'none', imageRef, 'sh', '-c', wrapped]), 'run');
+  rowOf(name);
+  ok(await cli(['start', name]), 'start');
+  return name;
+}
+
+/** Every container id this file has seen: the cgroups of other tests on the machine are not ours to judge. */
+const seenIds = new Set<string>();
+
+function rowOf(name: string): { id: string; state: string; exit_code: number | null; error: string | null } | undefined {
+  const db = openDatabase(path.join(root.root, 'db.sqlite'));
+  try {
+    const row = db.prepare('SELECT id, state, exit_code, error FROM containers WHERE name = ?').get(name) as ReturnType<typeof rowOf>;
+    if (row !== undefined) seenIds.add(row.id);
+    return row;
+  } finally {
+    db.close();
+  }
+}
+
+function allRows(): string[] {
+  const db = openDatabase(path.join(root.root, 'db.sqlite'));
+  try {
+    return db.prepare('SELECT name FROM containers').pluck().all() as string[];
+  } finally {
+    db.close();
+  }
+}
+
+function cgroupDirs(): string[] {
+  const points = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((line) => / - cgroup2? /.test(line))
+    .map((line) => line.split(' ')[4]!);
+  const found: string[] = [];
+  for (const point of points) {
+    const parent = path.join(point, 'didactic-container');
+    if (!fs.existsSync(parent)) continue;
+    for (const entry of fs.readdirSync(parent, { withFileTypes: true })) if (entry.isDirectory()) found.push(path.join(parent, entry.name));
+  }
+  return found;
+}
+
+/** Processes (monitors, containers) whose command line or cwd is below the test root. */
+function ourProcesses(): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes(root.dir)) found.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Nothing of the removed container is left anywhere. */
+function assertGone(id: string, name: string): void {
+  assert.equal(rowOf(name), undefined, `row of ${name} left`);
+  assert.equal(fs.existsSync(path.join(root.root, 'containers', id)), false, 'bundle left');
+  assert.equal(fs.existsSync(path.join(root.runRoot, id)), false, 'run dir left');
+  assert.deepEqual(mountsBelow(path.join(root.root, 'containers', id)), [], 'mounts left');
+  assert.deepEqual(cgroupDirs().filter((dir) => dir.endsWith(id)), [], 'cgroups left');
+}
+
+describe('container lifecycle', { skip, timeout: 300_000 }, () => {
+  before(async () => {
+    root = createTempRoot('dctr-lc-');
+    const images = await sharedImages();
+    imageRef = images.busybox.ref;
+    ok(await cli(['pull', '-q', imageRef]), 'pull');
+  });
+  afterEach(async () => {
+    const names = [...made].filter((name) => allRows().includes(name));
+    made.clear();
+    if (names.length > 0) await cli(['rm', '-f', ...names]);
+  });
+  after(async () => {
+    try {
+      await waitFor('no processes of the test root', () => ourProcesses().length === 0, 5000).catch(() => undefined);
+      assert.deepEqual(ourProcesses(), [], 'processes left');
+      assert.deepEqual(mountsBelow(root.dir), [], 'mounts left');
+      assert.deepEqual(cgroupDirs().filter((dir) => seenIds.has(path.basename(dir))), [], 'cgroups left');
+    } finally {
+      for (const pid of ourProcesses()) process.kill(pid, 'SIGKILL');
+      root?.dispose();
+    }
+  });
+
+  test('start, ps, inspect, logs, top, stats, pause, unpause, stop, rm', async () => {
+    const name = await startLong();
+    const ps = ok(await cli(['ps']), 'ps');
+    const line = ps.stdout.split('\n').find((l) => l.endsWith(name));
+    assert.ok(line, `ps does not list ${name}:\n${ps.stdout}`);
+    assert.match(line, /Up (Less than a second|\d+ seconds?)/);
+    assert.match(ps.stdout.split('\n')[0]!, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
+
+    const [info] = JSON.parse(ok(await cli(['inspect', name]), 'inspect').stdout) as [Record<string, any>];
+    assert.equal(info.Name, `/${name}`);
+    assert.equal(info.State.Status, 'running');
+    assert.equal(info.State.Running, true);
+    assert.ok(info.State.Pid > 0);
+    assert.equal(info.Path, 'sh');
+    assert.equal(info.Config.Image, imageRef);
+    assert.equal(info.HostConfig.NetworkMode, 'none');
+    assert.ok(fs.existsSync(`/proc/${info.State.Pid}`), 'the pid of inspect is not a live process');
+
+    await waitFor('the log line', async () => (await cli(['logs', name])).stdout.includes('started\n'));
+    const stamped = ok(await cli(['logs', '-t', '--tail', '1', name]), 'logs -t');
+    assert.match(stamped.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z started\n$/);
+
+    const top = ok(await cli(['top', name]), 'top');
+    assert.match(top.stdout.split('\n')[0]!, /^PID\s+USER\s+TIME\s+CMD$/);
+    assert.ok(top.stdout.includes(`${info.State.Pid} `), top.stdout);
+    assert.match(top.stdout, /root\s+\d\d:\d\d:\d\d\s+sh -c/);
+
+    const stats = ok(await cli(['stats', '--no-stream', '--format', 'json', name]), 'stats');
+    const sample = JSON.parse(stats.stdout.trim()) as Record<string, string>;
+    assert.equal(sample.Name, name);
+    assert.match(sample.CPUPerc!, /^\d+\.\d\d%$/);
+    assert.match(sample.MemUsage!, /^[\d.]+[KMG]?i?B \/ [\d.]+[KMG]iB$/);
+    assert.ok(Number(sample.PIDs) >= 1);
+
+    ok(await cli(['pause', name]), 'pause');
+    const paused = JSON.parse(ok(await cli(['inspect', name]), 'inspect').stdout)[0];
+    assert.equal(paused.State.Status, 'paused');
+    assert.equal(paused.State.Paused, true);
+    assert.match(ok(await cli(['ps']), 'ps').stdout, /\(Paused\)/);
+    const freezer = cgroupDirs().find((dir) => dir.includes('/freezer/') && dir.endsWith(info.Id));
+    if (freezer) assert.equal(fs.readFileSync(path.join(freezer, 'freezer.state'), 'utf8').trim(), 'FROZEN');
+    ok(await cli(['unpause', name]), 'unpause');
+    assert.equal(JSON.parse(ok(await cli(['inspect', name]), 'inspect').stdout)[0].State.Status, 'running');
+
+    const stopped = ok(await cli(['stop', '-t', '5', name]), 'stop');
+    assert.equal(stopped.stdout, `${name}\n`);
+    const after = JSON.parse(ok(await cli(['inspect', name]), 'inspect').stdout)[0];
+    assert.equal(after.State.Status, 'exited');
+    assert.equal(after.State.ExitCode, 7, 'the trap should have ended it with 7');
+    assert.equal(after.State.Pid, 0);
+    assert.match(ok(await cli(['ps', '-a']), 'ps -a').stdout, new RegExp(`Exited \\(7\\) .* ago\\s+${name}`));
+    assert.doesNotMatch(ok(await cli(['ps']), 'ps').stdout, new RegExp(name));
+    assert.deepEqual(mountsBelow(path.join(root.root, 'containers', info.Id)), [], 'rootfs still mounted after stop');
+    assert.deepEqual(cgroupDirs().filter((dir) => dir.endsWith(info.Id)), [], 'cgroup left after stop');
+
+    // A stopped container starts again, with its writable layer kept.
+    ok(await cli(['start', name]), 'start again');
+    assert.equal(JSON.parse(ok(await cli(['inspect', name]), 'inspect').stdout)[0].State.Status, 'running');
+    ok(await cli(['rm', '-f', name]), 'rm -f');
+    assertGone(info.Id, name);
+  });
+
+  test('rm refuses a running container without -f; kill, wait, rename', async () => {
+    const name = await startLong();
+    const refused = await cli(['rm', name]);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /container is running: stop the container before removing or force remove/);
+    const waiting = cli(['wait', name]);
+    ok(await cli(['kill', '-s', 'TERM', name]), 'kill -s TERM');
+    const waited = ok(await waiting, 'wait');
+    assert.equal(waited.stdout, '7\n');
+    const notRunning = await cli(['kill', name]);
+    assert.equal(notRunning.status, 1);
+    assert.match(notRunning.stderr, /is not running/);
+    const renamed = newName();
+    ok(await cli(['rename', name, renamed]), 'rename');
+    const [info] = JSON.parse(ok(await cli(['inspect', renamed]), 'inspect').stdout);
+    assert.equal(info.Name, `/${renamed}`);
+    ok(await cli(['rm', renamed]), 'rm');
+    assertGone(info.Id, renamed);
+  });
+
+  test('unknown and ambiguous names, ps filters, -q, --no-trunc, prune', async () => {
+    const unknown = await cli(['rm', 'no-such-container']);
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /No such container: no-such-container/);
+    for (const verb of ['stop', 'kill', 'inspect']) {
+      const result = await cli([verb, 'no-such-container']);
+      assert.equal(result.status, 1, `${verb}: ${result.stderr}`);
+      assert.match(result.stderr, /No such container: no-such-container/);
+    }
+    const [a, b] = [newName(), newName()];
+    assert.equal((await cli(['run', '--name', a, '--network', 'none', imageRef, 'sh', '-c', 'exit 3'])).status, 3);
+    await cli(['run', '--name', b, '--network', 'none', imageRef, 'true']);
+    const idA = rowOf(a)!.id;
+    const idB = rowOf(b)!.id;
+    let prefix = 0;
+    while (idA[prefix] === idB[prefix]) prefix++;
+    if (prefix > 0) {
+      const ambiguous = await cli(['inspect', idA.slice(0, prefix)]);
+      assert.equal(ambiguous.status, 1);
+      assert.match(ambiguous.stderr, /multiple containers found with provided prefix/);
+    }
+    const byPrefix = JSON.parse(ok(await cli(['inspect', idA.slice(0, prefix + 1)]), 'inspect prefix').stdout);
+    assert.equal(byPrefix[0].Id, idA);
+
+    const exited = ok(await cli(['ps', '--filter', 'status=exited', '--filter', `name=${a}`, '--format', 'json']), 'ps filter');
+    const rows = exited.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].Names, a);
+    assert.match(rows[0].Status, /^Exited \(3\) /);
+    assert.equal(rows[0].Command, '"sh -c exit 3"');
+    assert.equal(ok(await cli(['ps', '-aq', '--no-trunc', '--filter', `name=${b}`]), 'ps -q').stdout, `${idB}\n`);
+    assert.equal(ok(await cli(['ps', '-q', '--filter', `ancestor=${imageRef}`, '--filter', 'status=exited']), 'ps ancestor').stdout.split('\n').filter(Boolean).length >= 2, true);
+    const bad = await cli(['ps', '--filter', 'colour=red']);
+    assert.equal(bad.status, 125);
+    assert.match(bad.stderr, /invalid filter 'colour'/);
+
+    const noLog = await cli(['logs', a]);
+    assert.notEqual(noLog.status, 0);
+    assert.match(noLog.stderr, /ran in the foreground/);
+
+    const running = await startLong();
+    const pruned = ok(await cli(['container', 'prune', '-f']), 'prune');
+    assert.match(pruned.stdout, /Deleted Containers:/);
+    assert.ok(pruned.stdout.includes(idA) && pruned.stdout.includes(idB), pruned.stdout);
+    assert.equal(rowOf(a), undefined);
+    assert.ok(rowOf(running), 'prune removed a running container');
+    ok(await cli(['rm', '-f', running]), 'rm -f');
+  });
+
+  test('kill -9 of the monitor: exited with "monitor lost"; rm -f cleans up', async () => {
+    const name = await startLong();
+    const id = rowOf(name)!.id;
+    const monitorPid = Number(fs.readFileSync(path.join(root.runRoot, id, 'monitor.pid'), 'utf8'));
+    process.kill(monitorPid, 'SIGKILL');
+    await waitFor('the monitor to be gone', () => !fs.existsSync(`/proc/${monitorPid}`) || fs.readFileSync(`/proc/${monitorPid}/stat`, 'utf8').includes(') Z'));
+    const [info] = JSON.parse(ok(await cli(['inspect', name]), 'inspect').stdout);
+    assert.equal(info.State.Status, 'exited');
+    assert.equal(info.State.Error, 'monitor lost');
+    assert.equal(info.State.Running, false);
+    assert.match(ok(await cli(['ps', '-a']), 'ps -a').stdout, new RegExp(`Exited \\(\\d+\\) .*${name}`));
+    ok(await cli(['rm', '-f', name]), 'rm -f');
+    assertGone(id, name);
+  });
+
+  test('two rm -f of one running container at once: one removes it, the other gets a clear error', async () => {
+    const name = await startLong();
+    const id = rowOf(name)!.id;
+    const results = await Promise.all([cli(['rm', '-f', name]), cli(['rm', '-f', name])]);
+    const statuses = results.map((r) => r.status).sort();
+    assert.ok(statuses[0] === 0, `nobody removed it: ${JSON.stringify(results)}`);
+    for (const result of results) {
+      assert.ok(result.status === 0 || result.status === 1, JSON.stringify(result));
+      if (result.status === 1) assert.match(result.stderr, /removal of container .* is already in progress|No such container/);
+      assert.doesNotMatch(result.stderr, /TypeError|at .*\.js:\d+/);
+    }
+    assertGone(id, name);
+  });
+
+  test('twenty containers started and removed concurrently by separate CLIs leave nothing behind', { timeout: 240_000 }, async () => {
+    const names = Array.from({ length: 20 }, () => newName());
+    const wrapped = `if [ -e /ran-once ]; then ${LOOP}; fi; touch /ran-once`;
+    for (let i = 0; i < names.length; i += 5) {
+      await Promise.all(names.slice(i, i + 5).map(async (name) => ok(await cli(['run', '--name', name, '--network', 'none', imageRef, 'sh', '-c', wrapped]), 'run')));
+    }
+    const ids = names.map((name) => rowOf(name)!.id);
+    const started = await Promise.all(names.map((name) => cli(['start', name])));
+    started.forEach((result) => ok(result, 'start'));
+    const running = ok(await cli(['ps', '-q']), 'ps').stdout.split('\n').filter(Boolean);
+    assert.equal(running.length, 20);
+    const removed = await Promise.all(names.map((name) => cli(['rm', '-f', name])));
+    removed.forEach((result) => ok(result, 'rm -f'));
+    names.forEach((name, i) => assertGone(ids[i]!, name));
+    await waitFor('no monitors left', () => ourProcesses().length === 0, 5000);
+  });
+});
