@@ -14,6 +14,7 @@ import { intentOf, readSpec } from './container-start.js';
 import { stopSignalOf } from './container-stop.js';
 import { networkSettingsOf } from './network.js';
 import { resolveImage } from './resolve-image.js';
+import { mountsForInspect } from './volumes.js';
 import type { EngineState } from './state.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -233,7 +234,7 @@ export function inspectRecord(state: EngineState, record: ContainerRecord): Cont
       AutoRemove: intent.rm === true,
       Runtime: intent.runtime === undefined || intent.runtime === '' ? 'didactic' : intent.runtime,
     },
-    Mounts: [],
+    Mounts: mountsForInspect(state, record.id),
     NetworkSettings: networkSettingsOf(state, record.id),
   };
 }

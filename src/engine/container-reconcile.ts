@@ -25,6 +25,7 @@ import { createCgroupManager, DEFAULT_CGROUP_PARENT, readExitFile, readStartFile
 import { isMonitorAlive, readMonitorPid } from '../sys/index.js';
 import { bundlePaths, removeEmptyCgroups, unmountBelow, type BundlePaths } from './container-fs.js';
 import { detachNetworks } from './network.js';
+import { releaseContainerVolumes } from './volumes.js';
 import type { EngineState } from './state.js';
 
 /** The status a container gets when its monitor vanished without an exit file (it was killed). */
@@ -127,6 +128,11 @@ async function settle(state: EngineState, record: ContainerRecord, ending: Endin
   }
   try {
     await releaseContainer(state, record.id);
+    if (autoRemove(record)) {
+      // run -d --rm: gone once seen ended; whoever settled it still gets the exit code.
+      containers.setState(state.db(), record.id, { to: 'removing', from: ['exited'] });
+      discardContainer(state, record.id, { removeAnonymousVolumes: true });
+    }
   } catch (error) {
     try {
       return containers.setState(state.db(), record.id, { to: 'dead', error: error instanceof Error ? error.message : String(error) });
@@ -168,4 +174,27 @@ export async function releaseContainer(state: EngineState, id: string): Promise<
   if (problems.length > 0) {
     throw new EngineError('INTERNAL', `clean up container ${shortId(id)}: ${problems.length} step(s) failed`, { cause: problems[0] });
   }
+}
+
+function autoRemove(record: ContainerRecord): boolean {
+  try {
+    return (JSON.parse(record.config) as { rm?: unknown }).rm === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The last step of removing a released container whose row is 'removing'
+ * (or 'dead'): its run dir, bundle, mount rows (and anonymous volumes when
+ * asked) and finally its row.
+ */
+export function discardContainer(state: EngineState, id: string, options: { removeAnonymousVolumes?: boolean } = {}): void {
+  const bundle = bundleOf(state, id);
+  const runDir = runDirOf(state, id);
+  state.explainer.step({ topic: 'storage', say: `remove the container's bundle and run dir`, call: `rm -rf ${bundle.dir} ${runDir}` });
+  fs.rmSync(runDir, { recursive: true, force: true });
+  fs.rmSync(bundle.dir, { recursive: true, force: true, maxRetries: 3 });
+  releaseContainerVolumes(state, id, { removeAnonymous: options.removeAnonymousVolumes === true });
+  containers.deleteContainer(state.db(), id, ['removing', 'dead']);
 }

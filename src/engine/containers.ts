@@ -17,7 +17,7 @@ import { containers, type ContainerRecord } from '../db/index.js';
 import { createCgroupManager, readLogs } from '../runtime/index.js';
 import { isMonitorAlive, readMonitorPid } from '../sys/index.js';
 import { inspectRecord, listContainerSummaries } from './container-inspect.js';
-import { currentContainer, hasMonitor, logPathOf, lookupContainer, releaseContainer, runDirOf, bundleOf } from './container-reconcile.js';
+import { currentContainer, discardContainer, hasMonitor, logPathOf, lookupContainer, releaseContainer, runDirOf } from './container-reconcile.js';
 import { startDetachedContainer } from './container-start.js';
 import { forceDown, killContainer, stopContainer, waitContainer } from './container-stop.js';
 import type { ContainerLogChunk, ContainerLogsOptions, ContainerProcess, ContainerPruneReport, ContainerStats, ContainerVerbs, RemoveContainerOptions } from './container-types.js';
@@ -50,10 +50,8 @@ export async function removeContainer(state: EngineState, nameOrId: string, opti
   }
   try {
     await releaseContainer(state, record.id);
-    state.explainer.step({ topic: 'storage', say: `remove the container's bundle and run dir`, call: `rm -rf ${bundleOf(state, record.id).dir} ${runDirOf(state, record.id)}` });
-    fs.rmSync(runDirOf(state, record.id), { recursive: true, force: true });
-    fs.rmSync(bundleOf(state, record.id).dir, { recursive: true, force: true, maxRetries: 3 });
-    containers.deleteContainer(db, record.id, ['removing', 'dead']);
+    // With -v its anonymous volumes go too.
+    discardContainer(state, record.id, { removeAnonymousVolumes: options.volumes === true });
   } catch (error) {
     try {
       containers.setState(db, record.id, { to: 'dead', error: error instanceof Error ? error.message : String(error) });
