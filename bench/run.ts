@@ -6,7 +6,10 @@
  * so that all of them see the same machine load. Prints medians, p90 and the
  * ratios against podman and against `node -e 0`.
  *
- *   node dist/bench/run.js [--iterations N] [--without podman,docker,runc]
+ *   node dist/bench/run.js [--iterations N] [--without podman,docker,runc] [--live]
+ *
+ * Our CLI runs from a copy of the build taken at the start (--live: from the
+ * tree itself), so that others rebuilding the tree meanwhile change nothing.
  *
  * Needs root; podman and docker come from bench/setup-peers.sh. Everything the
  * bench creates lives in one temp dir (our root, podman's storage, dockerd's
@@ -27,7 +30,7 @@ import { buildBusyboxLayerTar, ETC_GROUP, ETC_PASSWD, IMAGE_PATH_ENV, pushWithSk
 import { startRegistry } from '../test/helpers/registry.js';
 import { unmountBelow } from '../test/helpers/tmp-root.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/didactic-container.js');
+const TREE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DOCKER = '/usr/bin/docker'; // Debian's client; /usr/local/bin may hold another one
 const TAG = 'didactic-bench/busybox:latest';
 const DOCKER_BRIDGE_CIDR = '172.31.254.1/24';
@@ -42,6 +45,9 @@ function flag(name: string): string | undefined {
   return at >= 0 ? argv[at + 1] : undefined;
 }
 const iterations = Math.max(1, Number(flag('--iterations') ?? 20) || 20);
+const live = argv.includes('--live');
+/** Our CLI: a snapshot of the build (see snapshotBuild), or the tree itself with --live. */
+let BIN = path.join(TREE, 'bin', 'didactic-container.js');
 const without = new Set((flag('--without') ?? '').split(',').filter(Boolean));
 
 function log(text: string): void {
@@ -152,6 +158,26 @@ interface Bench {
 
 function addCleanup(bench: Bench, what: string, fn: () => void | Promise<void>): void {
   bench.cleanups.push({ what, fn });
+}
+
+/**
+ * A copy of the built CLI (bin/, dist/src/, the native executables and addon,
+ * package.json; node_modules linked), so that a rebuild of the tree while the
+ * bench runs cannot mix two versions of the code within one run.
+ */
+function snapshotBuild(bench: Bench): string {
+  const snapshot = path.join(bench.dir, 'build');
+  fs.mkdirSync(snapshot, { recursive: true });
+  fs.cpSync(path.join(TREE, 'bin'), path.join(snapshot, 'bin'), { recursive: true });
+  fs.cpSync(path.join(TREE, 'dist', 'src'), path.join(snapshot, 'dist', 'src'), { recursive: true });
+  const release = path.join(TREE, 'build', 'Release');
+  fs.mkdirSync(path.join(snapshot, 'build', 'Release'), { recursive: true });
+  for (const entry of fs.readdirSync(release, { withFileTypes: true })) {
+    if (entry.isFile()) fs.copyFileSync(path.join(release, entry.name), path.join(snapshot, 'build', 'Release', entry.name));
+  }
+  fs.copyFileSync(path.join(TREE, 'package.json'), path.join(snapshot, 'package.json'));
+  fs.symlinkSync(path.join(TREE, 'node_modules'), path.join(snapshot, 'node_modules'));
+  return path.join(snapshot, 'bin', 'didactic-container.js');
 }
 
 /** Our CLI with a private root; the image comes from a loopback registry through our own `pull`. */
@@ -323,7 +349,7 @@ function quantile(values: number[], q: number): number {
 
 /** The commit measured, and whether the work tree differed from it. */
 function gitState(): string {
-  const cwd = path.dirname(path.dirname(BIN));
+  const cwd = TREE;
   const head = spawnSync('git', ['-C', cwd, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
   if (head.status !== 0) return 'not a git checkout';
   const dirty = spawnSync('git', ['-C', cwd, 'status', '--porcelain', '--untracked-files=no', '--', 'src', 'native'], { encoding: 'utf8' });
@@ -408,6 +434,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    if (!live) BIN = snapshotBuild(bench);
     const layout = path.join(bench.dir, 'layout');
     writeTestImageLayout(layout);
 
