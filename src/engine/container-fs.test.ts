@@ -64,6 +64,9 @@ test('resolv.conf drops loopback resolvers in a private network namespace, keeps
   assert.equal(resolvConf(host, false), 'search example.org\nnameserver 10.0.0.2\noptions edns0\n');
   assert.equal(resolvConf(host, true), host);
   assert.equal(resolvConf('nameserver 127.0.0.1\n', false), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
+  // --dns replaces every nameserver, in any mode; search and options stay.
+  assert.equal(resolvConf(host, false, ['10.9.9.9', '10.9.9.10']), 'nameserver 10.9.9.9\nnameserver 10.9.9.10\nsearch example.org\noptions edns0\n');
+  assert.equal(resolvConf(host, true, ['1.1.1.1']), 'nameserver 1.1.1.1\nsearch example.org\noptions edns0\n');
 });
 
 test('the /etc files are written into the bundle with the hostname', (t) => {

@@ -221,6 +221,8 @@ export function ensureRootfsDir(rootfs: string, inside: string, explainer: Expla
 export interface EtcFilesRequest {
   hostname: string;
   network: string;
+  /** --dns: these nameservers replace the host's in resolv.conf. */
+  dns?: readonly string[] | undefined;
 }
 
 /** Writes hosts, hostname and resolv.conf into the bundle, to be bind-mounted over /etc's. */
@@ -240,7 +242,7 @@ export function writeEtcFiles(bundle: BundlePaths, request: EtcFilesRequest, exp
       ].join('\n');
   fs.writeFileSync(bundle.hosts, hosts, { mode: 0o644 });
   fs.writeFileSync(bundle.hostname, `${request.hostname}\n`, { mode: 0o644 });
-  fs.writeFileSync(bundle.resolvConf, resolvConf(readHostFile('/etc/resolv.conf') ?? '', hostNetwork), { mode: 0o644 });
+  fs.writeFileSync(bundle.resolvConf, resolvConf(readHostFile('/etc/resolv.conf') ?? '', hostNetwork, request.dns), { mode: 0o644 });
   explainer.step({
     topic: 'mount',
     say: 'write the container\'s own /etc/hosts, /etc/hostname and /etc/resolv.conf into its bundle (bind-mounted over the image\'s)',
@@ -259,9 +261,14 @@ function readHostFile(file: string): string | undefined {
 /**
  * The container's resolv.conf from the host's: in its own network namespace
  * the host's loopback resolvers are unreachable, so they are dropped (and
- * public ones used if nothing is left), as Docker does.
+ * public ones used if nothing is left), as Docker does. --dns servers
+ * replace every nameserver line (search and options lines are kept).
  */
-export function resolvConf(hostText: string, hostNetwork: boolean): string {
+export function resolvConf(hostText: string, hostNetwork: boolean, dns: readonly string[] = []): string {
+  if (dns.length > 0) {
+    const kept = hostText.split('\n').filter((line) => line.trim() !== '' && !/^\s*nameserver\s/.test(line));
+    return `${[...dns.map((server) => `nameserver ${server}`), ...kept].join('\n')}\n`;
+  }
   if (hostNetwork) return hostText;
   const lines = hostText
     .split('\n')

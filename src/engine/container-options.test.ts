@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EngineError } from '../common/index.js';
-import { requestedOptions } from './container-options.js';
+import { parseDnsServers, requestedOptions } from './container-options.js';
 
 const noFiles = (file: string): string => {
   throw new Error(`unexpected read of ${file}`);
@@ -47,9 +47,18 @@ test('flags become typed run options', () => {
   assert.equal(options.name, 'web.1');
 });
 
-test('the network defaults to none; bridge and named networks are not there yet', () => {
-  assert.equal(requestedOptions({ image: 'x' }, noFiles).network, 'none');
-  assert.throws(() => requestedOptions({ image: 'x', network: 'bridge' }, noFiles), (e: unknown) => code(e) === 'NOT_IMPLEMENTED');
+test('the network defaults to bridge, as Docker; named networks and container:NAME pass through', () => {
+  assert.equal(requestedOptions({ image: 'x' }, noFiles).network, 'bridge');
+  assert.equal(requestedOptions({ image: 'x', network: 'mynet' }, noFiles).network, 'mynet');
+  assert.equal(requestedOptions({ image: 'x', network: 'container:web' }, noFiles).network, 'container:web');
+  assert.throws(() => requestedOptions({ image: 'x', network: 'container:' }, noFiles), (e: unknown) => code(e) === 'INVALID_ARGUMENT');
+});
+
+test('--dns takes IP addresses only', () => {
+  assert.deepEqual(parseDnsServers(['10.0.0.2', ' ::1 ']), ['10.0.0.2', '::1']);
+  assert.deepEqual(parseDnsServers(undefined), []);
+  const request = { image: 'x', dns: ['dns.example'] } as Parameters<typeof requestedOptions>[0];
+  assert.throws(() => requestedOptions(request, noFiles), (e: unknown) => code(e) === 'INVALID_ARGUMENT' && /--dns/.test((e as Error).message));
 });
 
 test('bad flags are INVALID_ARGUMENT and name the flag', () => {

@@ -4,6 +4,7 @@
  * flags name (--env-file, --security-opt seccomp=PATH) are read here too.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import { EngineError, isValidName } from '../common/index.js';
 import {
   normalizeCapabilities,
@@ -22,8 +23,47 @@ import type { RunRequest } from './types.js';
 /** RunOptions minus what only exists once the container does (id, rootfs, image config, /etc files). */
 export type RequestedOptions = Omit<RunOptions, 'containerId' | 'rootfsPath' | 'imageConfig' | 'networkFiles'>;
 
-/** The network modes `run` accepts until the networking issue lands. */
-export const SUPPORTED_NETWORKS = ['none', 'host'] as const;
+/** The network used when --network is not given, as Docker's. */
+export const DEFAULT_RUN_NETWORK = 'bridge';
+
+/**
+ * run's network flags besides --network. RunRequest (types.ts) does not
+ * carry them yet: callers pass them on the same object, run reads them
+ * through this type.
+ */
+export interface RunNetworkRequest {
+  /** -p/--publish: [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]. */
+  publish?: string[] | undefined;
+  /** --add-host NAME:IP. */
+  addHost?: string[] | undefined;
+  /** --network-alias, on user networks. */
+  networkAlias?: string[] | undefined;
+  /** --dns: nameservers written into the container's resolv.conf. */
+  dns?: string[] | undefined;
+}
+
+/** The network flags of a run request (RunRequest plus RunNetworkRequest). */
+export function networkFlagsOf(request: RunRequest): RunNetworkRequest {
+  return request as RunRequest & RunNetworkRequest;
+}
+
+/** --network's value: none, host, container:NAME, or a network's name (bridge when not given). */
+export function requestedNetwork(request: RunRequest): string {
+  const network = request.network ?? DEFAULT_RUN_NETWORK;
+  if (network === '' || network === 'container:') {
+    throw new EngineError('INVALID_ARGUMENT', `invalid --network "${network}"`, { hint: 'none, host, container:NAME, bridge or the name of a network' });
+  }
+  return network;
+}
+
+/** --dns values: each an IPv4 or IPv6 address. */
+export function parseDnsServers(values: readonly string[] | undefined): string[] {
+  return (values ?? []).map((value) => {
+    const server = value.trim();
+    if (net.isIP(server) === 0) throw new EngineError('INVALID_ARGUMENT', `invalid --dns "${value}": not an IP address`);
+    return server;
+  });
+}
 
 function readFlagFile(file: string, flag: string): string {
   try {
@@ -39,12 +79,8 @@ export function requestedOptions(request: RunRequest, readFile: (file: string, f
   if (request.name !== undefined && !isValidName(request.name)) {
     throw new EngineError('INVALID_ARGUMENT', `invalid container name (${request.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
-  const network = request.network ?? 'none';
-  if (!(SUPPORTED_NETWORKS as readonly string[]).includes(network)) {
-    throw new EngineError('NOT_IMPLEMENTED', `run: --network ${network} is not supported yet`, {
-      hint: 'use --network none (the default here: loopback only) or --network host',
-    });
-  }
+  const network = requestedNetwork(request);
+  parseDnsServers(networkFlagsOf(request).dns);
   if (request.user !== undefined) parseUserSpec(request.user);
   // Parse early so that a bad option fails before anything is made.
   parseSecurityOpts(request.securityOpt);
