@@ -2,15 +2,19 @@
  * `run` in the foreground: the glue between the planners and the executors.
  *
  *   flags -> RunOptions (spec parsers)          image -> its layer dirs
+ *   network flags checked (unknown network, plugins, -p) -> a network plan
  *   row 'created' in SQLite (name unique)
  *   bundle: upper/ work/ rootfs/; overlay mounted at rootfs/
  *   /etc/passwd, /etc/group read from the merged rootfs -> user
  *   planSpec -> config.json (the OCI contract); hosts, hostname, resolv.conf
  *   built-in runtime: cgroup created, planLaunch -> the C launcher; the
- *     container's pid goes into its cgroup before it is told GO
- *   or --runtime X: `X run --bundle <dir> <id>` over the same bundle
+ *     container's pid goes into its cgroup and onto its network (CNI ADD)
+ *     before it is told GO
+ *   or --runtime X: `X run --bundle <dir> <id>` over the same bundle; its
+ *     start hook hands the pid over for the network the same way
  *   row 'running' -> wait -> OOM? -> row 'exited'
- *   cleanup: cgroup removed, rootfs unmounted; --rm: bundle and row removed
+ *   cleanup: cgroup removed, networks left (CNI DEL), rootfs unmounted;
+ *     --rm: bundle and row removed
  *
  * Whatever fails after the row exists is cleaned up the same way.
  */
@@ -36,8 +40,9 @@ import {
   writeEtcFiles,
   type BundlePaths,
 } from './container-fs.js';
-import { requestedOptions } from './container-options.js';
-import { createOciRuntime } from './container-runtime.js';
+import { networkFlagsOf, parseDnsServers, requestedOptions } from './container-options.js';
+import { createOciRuntime, startHook } from './container-runtime.js';
+import { connectContainer, detachNetworks, planRunNetwork } from './network.js';
 import { resolveImage } from './resolve-image.js';
 import type { EngineState } from './state.js';
 import type { RunRequest, RunResult } from './types.js';
@@ -64,6 +69,12 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     }
   }
 
+  // Network flags fail fast, before anything exists (the default bridge network is defined on first use).
+  const networkFlags = networkFlagsOf(request);
+  const netPlan = planRunNetwork(state, { network: requested.network, publish: networkFlags.publish, addHosts: networkFlags.addHost, aliases: networkFlags.networkAlias });
+  netPlan.warnings.forEach((warning) => request.onWarning?.(warning));
+  const sharedNetns = netPlan.mode === 'container' ? networkNamespaceOf(db, requested.network ?? '') : undefined;
+
   const id = newContainerId();
   const name = insertRow(db, id, request, image.id);
   const bundle = bundlePaths(state.paths.containers, id);
@@ -83,10 +94,13 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     createBundleDirs(bundle, explainer);
     mountRootfs(bundle, lowerDirs, explainer);
     const layout = detectCgroupLayout();
-    const spec = planContainer(bundle, { ...requested, containerId: id, name, imageConfig, rootfsPath: bundle.rootfs }, layout, request);
+    // container:NAME: planned as a private namespace, then pointed at the other container's.
+    const planned = { ...requested, ...(sharedNetns === undefined ? {} : { network: 'none' }), containerId: id, name, imageConfig, rootfsPath: bundle.rootfs };
+    const spec = joinNetworkNamespace(planContainer(bundle, planned, layout, request), sharedNetns, explainer);
     ensureRootfsDir(bundle.rootfs, spec.process.cwd, explainer);
-    writeEtcFiles(bundle, { hostname: spec.hostname ?? shortId(id), network: requested.network ?? 'none' }, explainer);
-    writeConfig(bundle, spec, explainer);
+    writeEtcFiles(bundle, { hostname: spec.hostname ?? shortId(id), network: planned.network ?? 'bridge', dns: parseDnsServers(networkFlags.dns) }, explainer);
+    writeConfig(bundle, builtIn ? spec : { ...spec, hooks: startHook(bundle, process.pid) }, explainer);
+    const connect = (pid: number) => connectContainer(state, netPlan, { containerId: id, containerName: name, pid, hostsFile: bundle.hosts }).then(() => undefined);
 
     const stdio = request.stdio ?? [request.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
     if (builtIn) {
@@ -102,7 +116,10 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
       const launched: LaunchedContainer = await launchContainer(encodeLaunchPlan(plan), {
         stdio,
         explainer,
-        onPid: (pid) => group.apply(pid),
+        onPid: async (pid) => {
+          await group.apply(pid);
+          await connect(pid);
+        },
       });
       started = { pid: launched.pid, exited: launched.exited, kill: (signal) => launched.kill(signal) };
     } else {
@@ -110,8 +127,9 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
       cgroup = createCgroupManager({ name: id, explainer, layout });
       const oci = createOciRuntime(runtime, state.paths.runRoot, explainer);
       deleteFromRuntime = () => oci.delete(id);
-      started = await oci.run(bundle, id, stdio);
       runtimeFailure = () => oci.startFailure(bundle);
+      const child = await oci.run(bundle, id, stdio, { onPid: connect });
+      started = { pid: child.containerPid ?? child.pid, exited: child.exited, kill: (signal) => child.kill(signal) };
     }
     containers.setState(db, id, { to: 'running', from: ['created'], pid: started.pid, startedAt: new Date().toISOString() });
     for (const signal of pending.splice(0)) started.kill(signal);
@@ -123,7 +141,7 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     const oomKilled = cgroup === undefined ? false : await cgroup.oomKilled().catch(() => false);
     explainer.step({ topic: 'process', say: `the container's first process ended with status ${status}${oomKilled ? ' (killed by the OOM killer)' : ''}` });
     containers.setState(db, id, { to: 'exited', from: ['running'], pid: null, exitCode: status, oomKilled, finishedAt: new Date().toISOString() });
-    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime }, request.rm === true, explainer).catch((error: unknown) => {
+    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: () => detachNetworks(state, id) }, request.rm === true, explainer).catch((error: unknown) => {
       // The container ran and ended: its status stands; the leftover is recorded on the row (state dead).
       request.onWarning?.(error instanceof Error ? error.message : String(error));
     });
@@ -136,7 +154,7 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     } catch {
       // The row may be gone or already final; the cleanup below still runs.
     }
-    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime }, request.rm === true, explainer).catch((cleanupError: unknown) => {
+    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: () => detachNetworks(state, id) }, request.rm === true, explainer).catch((cleanupError: unknown) => {
       request.onWarning?.(cleanupError instanceof Error ? cleanupError.message : String(cleanupError));
     });
     if (status !== 125 && error instanceof EngineError) return { id, name, exitCode: status, oomKilled: false, error };
@@ -226,8 +244,30 @@ function planContainer(bundle: BundlePaths, options: Parameters<typeof planSpec>
   );
 }
 
+/**
+ * `--network container:NAME`: the network namespace of that running
+ * container (its first process's), to be joined by path.
+ */
+function networkNamespaceOf(db: Database, network: string): string {
+  const target = network.slice('container:'.length);
+  const found = containers.getContainerByName(db, target) ?? containers.getContainer(db, target);
+  if (found === undefined) throw new EngineError('NOT_FOUND', `run --network ${network}: no such container: ${target}`);
+  if (found.state !== 'running' || found.pid === null || !fs.existsSync(`/proc/${found.pid}/ns/net`)) {
+    throw new EngineError('FAILED_PRECONDITION', `run --network ${network}: container ${found.name} is not running`, { hint: 'start it first' });
+  }
+  return `/proc/${found.pid}/ns/net`;
+}
+
+/** Points the spec's network namespace at `netnsPath` (join instead of create); the spec unchanged without one. */
+function joinNetworkNamespace(spec: Spec, netnsPath: string | undefined, explainer: Explainer): Spec {
+  if (netnsPath === undefined) return spec;
+  explainer.step({ topic: 'network', say: `share the network namespace of another container instead of making one`, call: `setns(open("${netnsPath}"), CLONE_NEWNET)` });
+  const namespaces = spec.linux.namespaces.map((namespace) => (namespace.type === 'network' ? { type: namespace.type, path: netnsPath } : namespace));
+  return { ...spec, linux: { ...spec.linux, namespaces } };
+}
+
 /** config.json with the root relative to the bundle, as OCI runtimes expect; written whole or not at all. */
-function writeConfig(bundle: BundlePaths, spec: Spec, explainer: Explainer): void {
+function writeConfig(bundle: BundlePaths, spec: Spec & { hooks?: unknown }, explainer: Explainer): void {
   const text = `${JSON.stringify({ ...spec, root: { ...spec.root, path: path.relative(bundle.dir, bundle.rootfs) } }, null, 2)}\n`;
   const temp = `${bundle.config}.tmp`;
   fs.writeFileSync(temp, text, { mode: 0o600 });
@@ -240,7 +280,7 @@ async function cleanUp(
   db: Database,
   id: string,
   bundle: BundlePaths,
-  owned: { cgroup: CgroupManagerWithParent | undefined; deleteFromRuntime: (() => Promise<void>) | undefined },
+  owned: { cgroup: CgroupManagerWithParent | undefined; deleteFromRuntime: (() => Promise<void>) | undefined; detachNetworks: () => Promise<unknown> },
   remove: boolean,
   explainer: Explainer,
 ): Promise<void> {
@@ -263,6 +303,8 @@ async function cleanUp(
     await attempt(() => group.removeParentIfEmpty());
   }
   await attempt(() => removeEmptyCgroups(DEFAULT_CGROUP_PARENT, id, explainer));
+  // CNI DEL for every network the container joined; a no-op when it joined none.
+  await attempt(owned.detachNetworks);
   await attempt(() => unmountBelow(bundle.rootfs, explainer));
   if (remove) {
     await attempt(() => {
