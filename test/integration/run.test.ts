@@ -108,7 +108,18 @@ describe('run', { skip }, () => {
     const pulled = await cli(['pull', '-q', imageRef]);
     assert.equal(pulled.status, 0, pulled.stderr);
   });
-  after(() => root?.dispose());
+  after(() => {
+    if (root === undefined) return;
+    // Containers run on the default bridge network: its bridge device outlives the root unless deleted.
+    const dbFile = path.join(root.root, 'db.sqlite');
+    if (fs.existsSync(dbFile)) {
+      const db = openDatabase(dbFile);
+      const bridges = (db.prepare('SELECT bridge FROM networks').all() as { bridge: string }[]).map((network) => network.bridge);
+      db.close();
+      for (const bridge of bridges) if (fs.existsSync(`/sys/class/net/${bridge}`)) spawnSync('ip', ['link', 'del', bridge]);
+    }
+    root.dispose();
+  });
 
   test('echo hello: stdout is the container\'s, exit 0, row exited 0', async () => {
     const result = await run([], ['echo', 'hello']);

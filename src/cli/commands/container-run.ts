@@ -14,7 +14,15 @@ const list = (value: unknown): string[] | undefined => (Array.isArray(value) ? (
 
 export async function run(ctx: CommandContext, operands: string[], options: Record<string, unknown>): Promise<number> {
   const [image, ...command] = operands;
+  // The network flags beyond --network ride on the request object (the engine reads them by name).
+  const networkFlags = {
+    publish: list(options.publish),
+    addHost: list(options.addHost),
+    networkAlias: list(options.networkAlias),
+    dns: list(options.dns),
+  };
   const request: RunRequest = {
+    ...networkFlags,
     image: image!,
     command,
     name: text(options.name),
