@@ -84,6 +84,8 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
   let started: Started | undefined;
   let deleteFromRuntime: (() => Promise<void>) | undefined;
   let runtimeFailure: (() => EngineError | undefined) | undefined;
+  // Only CNI networks leave something to undo (none, host and container:X join no network).
+  const detach = netPlan.mode === 'cni' ? () => detachNetworks(state, id) : async () => undefined;
   const pending: NodeJS.Signals[] = [];
   const unsubscribe = request.forwardSignals?.((signal) => {
     if (started !== undefined) started.kill(signal);
@@ -141,7 +143,7 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     const oomKilled = cgroup === undefined ? false : await cgroup.oomKilled().catch(() => false);
     explainer.step({ topic: 'process', say: `the container's first process ended with status ${status}${oomKilled ? ' (killed by the OOM killer)' : ''}` });
     containers.setState(db, id, { to: 'exited', from: ['running'], pid: null, exitCode: status, oomKilled, finishedAt: new Date().toISOString() });
-    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: () => detachNetworks(state, id) }, request.rm === true, explainer).catch((error: unknown) => {
+    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: detach }, request.rm === true, explainer).catch((error: unknown) => {
       // The container ran and ended: its status stands; the leftover is recorded on the row (state dead).
       request.onWarning?.(error instanceof Error ? error.message : String(error));
     });
@@ -154,7 +156,7 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     } catch {
       // The row may be gone or already final; the cleanup below still runs.
     }
-    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: () => detachNetworks(state, id) }, request.rm === true, explainer).catch((cleanupError: unknown) => {
+    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: detach }, request.rm === true, explainer).catch((cleanupError: unknown) => {
       request.onWarning?.(cleanupError instanceof Error ? cleanupError.message : String(cleanupError));
     });
     if (status !== 125 && error instanceof EngineError) return { id, name, exitCode: status, oomKilled: false, error };
@@ -303,7 +305,7 @@ async function cleanUp(
     await attempt(() => group.removeParentIfEmpty());
   }
   await attempt(() => removeEmptyCgroups(DEFAULT_CGROUP_PARENT, id, explainer));
-  // CNI DEL for every network the container joined; a no-op when it joined none.
+  // CNI DEL for every network the container joined (also after a failed join: DEL is idempotent).
   await attempt(owned.detachNetworks);
   await attempt(() => unmountBelow(bundle.rootfs, explainer));
   if (remove) {
