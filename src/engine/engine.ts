@@ -5,6 +5,8 @@ import { readEngineInfo } from './info.js';
 import { imageHistory, inspectImage, listImageSummaries, pruneImages, removeImage, tagImage } from './images.js';
 import { importImage, pull } from './pull.js';
 import { runContainer } from './run.js';
+import { execInContainer } from './exec.js';
+import { copyFiles } from './cp.js';
 import { attachNetwork, checkNetworks, createNetwork, detachNetworks, inspectNetwork, listNetworks, networkSettingsOf, pruneNetworks, removeNetwork, setUpLoopback } from './network.js';
 import { createEngineState } from './state.js';
 import { containerVerbs } from './containers.js';
@@ -58,6 +60,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     pruneVolumes: (pruneOptions) => pruneVolumes(state, pruneOptions),
     releaseContainerVolumes: async (containerId, releaseOptions) => releaseContainerVolumes(state, containerId, releaseOptions),
     mountsForInspect: async (containerId) => mountsForInspect(state, containerId),
+    exec: (request) => execInContainer(state, request),
+    copy: (request) => copyFiles(state, request),
     close: () => void state.close(),
   };
 }

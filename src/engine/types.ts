@@ -86,6 +86,10 @@ export interface Engine extends ContainerVerbs {
   releaseContainerVolumes(containerId: string, options?: { removeAnonymous?: boolean }): Promise<string[]>;
   /** A container's mounts in Docker's inspect shape. */
   mountsForInspect(containerId: string): Promise<InspectMount[]>;
+  /** `exec`: a command in a running container's namespaces, cgroups and security settings; resolves with its exit status. */
+  exec(request: ExecRequest): Promise<ExecResult>;
+  /** `cp`: copies between a running container (`CONTAINER:PATH`) and the host, either way. */
+  copy(request: CopyRequest): Promise<CopyResult>;
   close(): void;
 }
 
@@ -338,4 +342,45 @@ export interface VolumeInspect {
 export interface VolumePruneReport {
   VolumesDeleted: string[];
   SpaceReclaimed: number;
+}
+
+export interface ExecRequest {
+  /** Name or id (prefix). */
+  container: string;
+  command: string[];
+  /** -e NAME=VALUE or NAME (taken from hostEnv), over the container's environment. */
+  env?: string[] | undefined;
+  /** -w: absolute; default the container's working directory. */
+  workdir?: string | undefined;
+  /** -u user[:group] resolved in the container's /etc/passwd and /etc/group. */
+  user?: string | undefined;
+  /** -d: start it and return. */
+  detach?: boolean | undefined;
+  /** Every capability the engine has (the seccomp filter stays the container's). */
+  privileged?: boolean | undefined;
+  hostEnv?: Readonly<Record<string, string | undefined>> | undefined;
+  stdio?: RunStdio | undefined;
+  /** Signals to forward to the command, as for run. */
+  forwardSignals?: ((forward: (signal: NodeJS.Signals) => void) => () => void) | undefined;
+}
+
+export interface ExecResult {
+  id: string;
+  /** The command's host pid (0 when it could not start). */
+  pid: number;
+  /** The command's status; 0 with detach; 126/127 when it could not be run (see error). */
+  exitCode: number;
+  error?: EngineError;
+}
+
+export interface CopyRequest {
+  /** `CONTAINER:PATH` or a host path. */
+  source: string;
+  /** `CONTAINER:PATH` or a host path; exactly one side names a container. */
+  destination: string;
+}
+
+export interface CopyResult {
+  id: string;
+  direction: 'to-container' | 'from-container';
 }

@@ -8,3 +8,4 @@ export * from './process.js';
 export * from './capture.js';
 export * from './netns.js';
 export * from './monitor.js';
+export * from './join.js';
