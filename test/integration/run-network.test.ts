@@ -344,6 +344,12 @@ describe('run on networks', { skip }, () => {
     assert.ok(shared.stdout.includes(`inet ${srvIp}/`), shared.stdout);
     assert.ok(shared.stdout.endsWith('hello from srv\n'), shared.stdout);
 
+    if (hasRunc) {
+      const viaRunc = await runOnce(['--rm', '--runtime', 'runc', '--network', `container:${srv.name}`], ['sh', '-c', 'ip -o -4 addr show eth0; wget -qO- http://127.0.0.1/']);
+      assert.equal(viaRunc.status, 0, viaRunc.stderr);
+      assert.ok(viaRunc.stdout.includes(`inet ${srvIp}/`) && viaRunc.stdout.endsWith('hello from srv\n'), viaRunc.stdout);
+    }
+
     const inUse = await cli(['network', 'rm', netName]);
     assert.notEqual(inUse.status, 0);
     assert.match(inUse.stderr, /in use by 1 container/);
