@@ -122,11 +122,9 @@ export async function* containerLogs(state: EngineState, nameOrId: string, optio
     return;
   }
   const runDir = runDirOf(state, record.id);
-  const done = () => {
-    if (fs.existsSync(`${runDir}/exit`)) return true;
-    const monitor = readMonitorPid(runDir);
-    return monitor === undefined || !isMonitorAlive(monitor, runDir);
-  };
+  // This run has ended when its monitor wrote the exit file or is gone (a restart makes a new monitor).
+  const monitor = readMonitorPid(runDir);
+  const done = () => fs.existsSync(`${runDir}/exit`) || monitor === undefined || !isMonitorAlive(monitor, runDir);
   for await (const chunk of readLogs(file, {
     ...(options.follow === true ? { follow: true, done } : {}),
     ...(options.tail === undefined ? {} : { tail: options.tail }),

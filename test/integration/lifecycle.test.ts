@@ -299,6 +299,36 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
     ok(await cli(['rm', '-f', running]), 'rm -f');
   });
 
+  test('start -a streams the output and exits with the status; logs -f follows until the end; restart', { timeout: 60_000 }, async () => {
+    const name = newName();
+    const script = 'echo out; echo err >&2; exit 5';
+    ok(await cli(['run', '--name', name, '--network', 'none', imageRef, 'sh', '-c', `if [ -e /ran-once ]; then ${script}; fi; touch /ran-once`]), 'run');
+    const id = rowOf(name)!.id;
+    const attached = await cli(['start', '-a', name]);
+    assert.equal(attached.status, 5, attached.stderr);
+    assert.equal(attached.stdout, 'out\n');
+    assert.equal(attached.stderr, 'err\n');
+    const logs = ok(await cli(['logs', name]), 'logs');
+    assert.equal(logs.stdout, 'out\n');
+    assert.equal(logs.stderr, 'err\n');
+    ok(await cli(['rm', name]), 'rm');
+    assertGone(id, name);
+
+    const long = await startLong('trap "exit 0" TERM; i=0; while :; do echo line$i; i=$((i+1)); sleep 0.1; done');
+    const following = cli(['logs', '-f', long]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const before = JSON.parse(ok(await cli(['inspect', long]), 'inspect').stdout)[0].State.StartedAt;
+    ok(await cli(['restart', '-t', '5', long]), 'restart');
+    const restarted = JSON.parse(ok(await cli(['inspect', long]), 'inspect').stdout)[0];
+    assert.equal(restarted.State.Status, 'running');
+    assert.notEqual(restarted.State.StartedAt, before);
+    const followed = ok(await following, 'logs -f');
+    assert.match(followed.stdout, /^line0\nline1\n/);
+    ok(await cli(['stop', long]), 'stop');
+    const all = ok(await cli(['logs', long]), 'logs').stdout.split('\n').filter(Boolean);
+    assert.ok(all.filter((line) => line === 'line0').length === 2, 'both runs are in the log');
+  });
+
   test('kill -9 of the monitor: exited with "monitor lost"; rm -f cleans up', async () => {
     const name = await startLong();
     const id = rowOf(name)!.id;
