@@ -64,7 +64,8 @@
       "type": "executable",
       "sources": [
         "native/join/main.c",
-        "native/join/tar.c",
+        "native/join/tar-read.c",
+        "native/join/tar-write.c",
         "native/launcher/plan.c",
         "native/launcher/report.c",
         "native/launcher/security.c",

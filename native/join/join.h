@@ -8,7 +8,7 @@
  *   JOIN_NS   /proc/<pid>/ns/<type> of the container's first process, one per
  *             namespace to join, in the order they are joined (user first)
  *   ROOTFS    must be "/": the root is the joined mount namespace's own
- *   USER, GROUPS, CAPS, NO_NEW_PRIVS, RLIMIT, SECCOMP, CWD, ENV   (exec)
+ *   USER, GROUPS, CAPS, NO_NEW_PRIVS, RLIMIT, OOM_SCORE_ADJ, SECCOMP, CWD, ENV (exec)
  *   ARG       exec: the command; tar-create: path, archive name;
  *             tar-extract: destination path
  *
@@ -32,11 +32,11 @@
 #include "../launcher/plan.h"
 #include "../launcher/report.h"
 
-/* tar.c: a ustar archive of path (lstat, not followed; directories recursively) to fd out. */
+/* tar-write.c: a ustar archive of path (lstat, not followed; directories recursively) to fd out. */
 int tar_create(int out, const char *path, const char *name, struct failure *f);
 
 /*
- * tar.c: the archive on fd in, into dest. When dest is a directory the entries
+ * tar-read.c: the archive on fd in, into dest. When dest is a directory the entries
  * land below it as named; otherwise the archive's first name component is
  * renamed to dest's last one and the entries land in dest's parent.
  */

@@ -61,6 +61,18 @@ static int join_namespaces(const struct launch_plan *plan, struct failure *f) {
   return result;
 }
 
+/* The container's OOM score adjustment, as its first process has it. */
+static int set_oom_score_adj(const struct launch_plan *plan, struct failure *f) {
+  char value[16];
+  if (!plan->has_oom_score_adj) return 0;
+  int len = snprintf(value, sizeof value, "%d", plan->oom_score_adj);
+  explain("process", "set the OOM score adjustment\twrite /proc/self/oom_score_adj = %s", value);
+  int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  int result = fd < 0 || write_all(fd, value, (size_t)len) < 0 ? fail(f, "oom_score_adj", "%s", value) : 0;
+  if (fd >= 0) close(fd);
+  return result;
+}
+
 static void finish(const struct failure *f) __attribute__((noreturn));
 static void finish(const struct failure *f) {
   report_failure(f);
@@ -71,7 +83,7 @@ static void finish(const struct failure *f) {
 static void exec_child(const struct launch_plan *plan) __attribute__((noreturn));
 static void exec_child(const struct launch_plan *plan) {
   struct failure f = {0, NULL, ""};
-  if (apply_rlimits(plan, &f) < 0) finish(&f);
+  if (apply_rlimits(plan, &f) < 0 || set_oom_score_adj(plan, &f) < 0) finish(&f);
   /* Without no_new_privs only a process with CAP_SYS_ADMIN may install a filter: before the caps go. */
   if (plan->seccomp != NULL && !plan->no_new_privs && apply_seccomp(plan, &f) < 0) finish(&f);
   if (set_identity(plan, &f) < 0) finish(&f);

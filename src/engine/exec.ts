@@ -156,7 +156,7 @@ function planExec(state: EngineState, record: ContainerRecord, spec: Spec, pid: 
     { process: proc, mounts: [], linux: { namespaces: [{ type: 'mount' }] } },
     { rootfs: '/', ...(seccompFilter === undefined ? {} : { seccompFilter }) },
   );
-  const { oomScoreAdj: _oom, hostname: _hostname, ...rest } = base;
+  const { hostname: _hostname, ...rest } = base;
   return { ...rest, cloneFlags: 0, joinNamespaces: namespacesToJoin(pid), rootfs: '/', mounts: [], devices: [], links: [], maskedPaths: [], readonlyPaths: [], sysctls: [] };
 }
 

@@ -152,6 +152,7 @@ describe('exec and cp', { skip }, () => {
       assert.equal(statusField(mine, field), statusField(first, field), field);
     }
     assert.equal(statusField(mine, 'Seccomp'), '2');
+    assert.equal((await exec([name, 'cat', '/proc/self/oom_score_adj'])).stdout, fs.readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8'));
     assert.notEqual(statusField(mine, 'CapEff'), '000001ffffffffff');
     const privileged = (await exec(['--privileged', name, 'cat', '/proc/self/status'])).stdout;
     assert.notEqual(statusField(privileged, 'CapEff'), statusField(first, 'CapEff'));
