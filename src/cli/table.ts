@@ -323,7 +323,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     shortcuts: ['stats'],
     summary: 'CPU, memory and pids of running containers, from their cgroups',
     args: ['[container...]'],
-    options: [FORMAT, { flags: '--no-stream', description: 'one sample, then exit (the only mode for now)' }],
+    options: [FORMAT, { flags: '--no-stream', description: 'one sample, then exit (default: a sample every second until Ctrl-C)' }],
     load: () => import('./commands/container-stats.js'),
   },
   {
