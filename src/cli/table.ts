@@ -39,6 +39,7 @@ export const NOUNS: Record<string, string> = {
   image: 'Manage images',
   container: 'Manage containers',
   network: 'Manage networks',
+  volume: 'Manage volumes',
 };
 
 const FORMAT: OptionSpec = { flags: '--format <format>', description: 'output format: table or json' };
@@ -187,6 +188,10 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--cpuset-cpus <list>', description: 'CPUs the container may use (e.g. 0-1,3)' },
       { flags: '--pids-limit <n>', description: 'maximum number of processes (-1 for unlimited)' },
       { flags: '--runtime <runtime>', description: 'run the bundle with this OCI runtime (runc, or a path) instead of the built-in one' },
+      { flags: '-v, --volume <spec>', description: 'bind HOST:CONTAINER[:ro|rw][,propagation], volume NAME:CONTAINER[:ro], or anonymous CONTAINER', repeatable: true },
+      { flags: '--mount <spec>', description: 'type=bind|volume|tmpfs,source=...,target=...[,readonly][,...]', repeatable: true },
+      { flags: '--tmpfs <path[:options]>', description: 'mount a tmpfs (e.g. /run:size=64m,mode=1777)', repeatable: true },
+      { flags: '--volumes-from <container[:ro|rw]>', description: 'mount the volumes and binds of another container', repeatable: true },
     ],
     load: () => import('./commands/container-run.js'),
   },
@@ -390,5 +395,48 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'Remove every user network no container uses',
     options: [FORMAT, { flags: '-f, --force', description: 'do not ask (it never does)' }],
     load: () => import('./commands/network-prune.js'),
+  },
+  {
+    name: 'volume create',
+    summary: 'Create a volume (a directory under <root>/volumes that containers mount)',
+    args: ['[name]'],
+    options: [
+      FORMAT,
+      { flags: '-d, --driver <driver>', description: 'volume driver (only local)' },
+      { flags: '--label <key=value>', description: 'set a label', repeatable: true },
+    ],
+    load: () => import('./commands/volume-create.js'),
+  },
+  {
+    name: 'volume ls',
+    aliases: ['list'],
+    summary: 'List volumes',
+    options: [FORMAT, { flags: '-q, --quiet', description: 'only volume names' }],
+    load: () => import('./commands/volume-ls.js'),
+  },
+  {
+    name: 'volume inspect',
+    summary: "Show volumes as JSON (Docker's shape)",
+    args: ['<volume...>'],
+    options: [FORMAT],
+    load: () => import('./commands/volume-inspect.js'),
+  },
+  {
+    name: 'volume rm',
+    aliases: ['remove'],
+    summary: 'Remove volumes (refused while a container uses them, unless -f)',
+    args: ['<volume...>'],
+    options: [{ flags: '-f, --force', description: 'remove even when containers use it' }],
+    load: () => import('./commands/volume-rm.js'),
+  },
+  {
+    name: 'volume prune',
+    summary: 'Remove unused anonymous volumes (all unused volumes with -a)',
+    options: [
+      FORMAT,
+      { flags: '-a, --all', description: 'also named volumes no container uses' },
+      { flags: '-f, --force', description: 'do not ask (it never does)' },
+    ],
+    load: () => import('./commands/volume-prune.js'),
   },
 ];

@@ -44,6 +44,7 @@ import { networkFlagsOf, parseDnsServers, requestedOptions } from './container-o
 import { createOciRuntime, startHook } from './container-runtime.js';
 import { connectContainer, detachNetworks, planRunNetwork } from './network.js';
 import { resolveImage } from './resolve-image.js';
+import { mergeRunMounts, parseRunMounts, prepareRunMounts, releaseContainerVolumes } from './volumes.js';
 import type { EngineState } from './state.js';
 import type { RunRequest, RunResult } from './types.js';
 
@@ -59,6 +60,7 @@ interface Started {
 export async function runContainer(state: EngineState, request: RunRequest): Promise<RunResult> {
   const explainer = state.explainer;
   const requested = requestedOptions(request);
+  const volumeFlags = parseRunMounts(request);
   const db = state.db();
   const image = resolveImage(db, request.image);
   const imageConfig = imageRunConfig(image.config);
@@ -83,6 +85,8 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
   let cgroup: CgroupManagerWithParent | undefined;
   let started: Started | undefined;
   let deleteFromRuntime: (() => Promise<void>) | undefined;
+  // --rm: the container's anonymous volumes go with it.
+  const releaseVolumes = () => void releaseContainerVolumes(state, id, { removeAnonymous: true });
   let runtimeFailure: (() => EngineError | undefined) | undefined;
   // Only CNI networks leave something to undo (none, host and container:X join no network).
   const detach = netPlan.mode === 'cni' ? () => detachNetworks(state, id) : async () => undefined;
@@ -98,7 +102,11 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     const layout = detectCgroupLayout();
     // container:NAME: planned as a private namespace, then pointed at the other container's.
     const planned = { ...requested, ...(sharedNetns === undefined ? {} : { network: 'none' }), containerId: id, name, imageConfig, rootfsPath: bundle.rootfs };
-    const spec = joinNetworkNamespace(planContainer(bundle, planned, layout, request), sharedNetns, explainer);
+    const plannedSpec = planContainer(bundle, planned, layout, request);
+    // Volumes after the spec is known to be valid: made, filled from the image, recorded, merged into its mounts.
+    const volumeMounts = prepareRunMounts(state, { containerId: id, rootfs: bundle.rootfs, imageConfig, parsed: volumeFlags });
+    const withVolumes = mergeRunMounts(plannedSpec, volumeMounts, { privileged: requested.privileged === true });
+    const spec = joinNetworkNamespace(withVolumes, sharedNetns, explainer);
     ensureRootfsDir(bundle.rootfs, spec.process.cwd, explainer);
     writeEtcFiles(bundle, { hostname: spec.hostname ?? shortId(id), network: planned.network ?? 'bridge', dns: parseDnsServers(networkFlags.dns) }, explainer);
     writeConfig(bundle, builtIn ? spec : { ...spec, hooks: startHook(bundle, process.pid) }, explainer);
@@ -143,7 +151,7 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     const oomKilled = cgroup === undefined ? false : await cgroup.oomKilled().catch(() => false);
     explainer.step({ topic: 'process', say: `the container's first process ended with status ${status}${oomKilled ? ' (killed by the OOM killer)' : ''}` });
     containers.setState(db, id, { to: 'exited', from: ['running'], pid: null, exitCode: status, oomKilled, finishedAt: new Date().toISOString() });
-    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: detach }, request.rm === true, explainer).catch((error: unknown) => {
+    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: detach, releaseVolumes }, request.rm === true, explainer).catch((error: unknown) => {
       // The container ran and ended: its status stands; the leftover is recorded on the row (state dead).
       request.onWarning?.(error instanceof Error ? error.message : String(error));
     });
@@ -156,7 +164,7 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     } catch {
       // The row may be gone or already final; the cleanup below still runs.
     }
-    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: detach }, request.rm === true, explainer).catch((cleanupError: unknown) => {
+    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: detach, releaseVolumes }, request.rm === true, explainer).catch((cleanupError: unknown) => {
       request.onWarning?.(cleanupError instanceof Error ? cleanupError.message : String(cleanupError));
     });
     if (status !== 125 && error instanceof EngineError) return { id, name, exitCode: status, oomKilled: false, error };
@@ -282,7 +290,7 @@ async function cleanUp(
   db: Database,
   id: string,
   bundle: BundlePaths,
-  owned: { cgroup: CgroupManagerWithParent | undefined; deleteFromRuntime: (() => Promise<void>) | undefined; detachNetworks: () => Promise<unknown> },
+  owned: { cgroup: CgroupManagerWithParent | undefined; deleteFromRuntime: (() => Promise<void>) | undefined; detachNetworks: () => Promise<unknown>; releaseVolumes?: () => void },
   remove: boolean,
   explainer: Explainer,
 ): Promise<void> {
@@ -313,6 +321,8 @@ async function cleanUp(
       explainer.step({ topic: 'storage', say: `remove the container's bundle (--rm)`, call: `rm -rf ${bundle.dir}` });
       fs.rmSync(bundle.dir, { recursive: true, force: true });
     });
+    // Before the row: its mount rows say which anonymous volumes were the container's own.
+    if (owned.releaseVolumes !== undefined) await attempt(owned.releaseVolumes);
     await attempt(() => containers.deleteContainer(db, id));
   }
   if (problems.length > 0) {

@@ -48,6 +48,10 @@ export async function run(ctx: CommandContext, operands: string[], options: Reco
     cpusetCpus: text(options.cpusetCpus),
     pidsLimit: text(options.pidsLimit),
     runtime: text(options.runtime),
+    volumes: list(options.volume),
+    mounts: list(options.mount),
+    tmpfs: list(options.tmpfs),
+    volumesFrom: list(options.volumesFrom),
     forwardSignals(forward) {
       const handlers = FORWARDED.map((signal) => [signal, () => forward(signal)] as const);
       for (const [signal, handler] of handlers) process.on(signal, handler);
