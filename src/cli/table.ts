@@ -174,6 +174,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '-t, --tty', description: 'accepted; a pseudo-terminal comes with the lifecycle work' },
       { flags: '--network <mode>', description: 'bridge (the default), a network\'s name, none (loopback only), host, or container:NAME (share its network)' },
       { flags: '-p, --publish <[ip:][hostPort:]containerPort[/proto]>', description: 'publish a container port on the host (no host port: a free one)', repeatable: true },
+      { flags: '-P, --publish-all', description: 'publish every port the image exposes on a free host port' },
       { flags: '--add-host <host:ip>', description: 'add a line to the container\'s /etc/hosts', repeatable: true },
       { flags: '--network-alias <alias>', description: 'another name of the container on a user network', repeatable: true },
       { flags: '--dns <ip>', description: 'nameserver for the container\'s /etc/resolv.conf (replaces the host\'s)', repeatable: true },

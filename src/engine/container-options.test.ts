@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EngineError } from '../common/index.js';
-import { parseDnsServers, requestedOptions } from './container-options.js';
+import { parseDnsServers, publishedPorts, requestedOptions } from './container-options.js';
 
 const noFiles = (file: string): string => {
   throw new Error(`unexpected read of ${file}`);
@@ -76,4 +76,12 @@ test('bad flags are INVALID_ARGUMENT and name the flag', () => {
   for (const [request, message] of cases) {
     assert.throws(() => requestedOptions(request, noFiles), (e: unknown) => code(e) === 'INVALID_ARGUMENT' && message.test((e as Error).message), JSON.stringify(request));
   }
+});
+
+test('-P adds the image\'s exposed ports that -p does not publish already', () => {
+  const config = JSON.stringify({ config: { ExposedPorts: { '80/tcp': {}, '53/udp': {}, '8080': {}, '443/tcp': {}, 'bogus': {} } } });
+  assert.deepEqual(publishedPorts({ publish: ['127.0.0.1:8443:443'] }, config), ['127.0.0.1:8443:443']);
+  assert.deepEqual(publishedPorts({ publish: ['127.0.0.1:8443:443'], publishAll: true }, config), ['127.0.0.1:8443:443', '53/udp', '80/tcp', '8080/tcp']);
+  assert.deepEqual(publishedPorts({ publishAll: true }, JSON.stringify({ config: {} })), []);
+  assert.deepEqual(publishedPorts({ publishAll: true }, 'not json'), []);
 });

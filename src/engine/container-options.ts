@@ -40,6 +40,8 @@ export interface RunNetworkRequest {
   networkAlias?: string[] | undefined;
   /** --dns: nameservers written into the container's resolv.conf. */
   dns?: string[] | undefined;
+  /** -P/--publish-all: every port the image exposes, on a free host port. */
+  publishAll?: boolean | undefined;
 }
 
 /** The network flags of a run request (RunRequest plus RunNetworkRequest). */
@@ -54,6 +56,37 @@ export function requestedNetwork(request: RunRequest): string {
     throw new EngineError('INVALID_ARGUMENT', `invalid --network "${network}"`, { hint: 'none, host, container:NAME, bridge or the name of a network' });
   }
   return network;
+}
+
+/**
+ * The -p list, plus with -P every port of the image's ExposedPorts ("80/tcp",
+ * "53/udp", "8080") that -p does not already publish, each on a free host
+ * port as Docker does. `imageConfigText` is the image's config JSON.
+ */
+export function publishedPorts(flags: RunNetworkRequest, imageConfigText: string): string[] {
+  const given = [...(flags.publish ?? [])];
+  if (flags.publishAll !== true) return given;
+  let exposed: unknown;
+  try {
+    exposed = (JSON.parse(imageConfigText) as { config?: { ExposedPorts?: unknown } | null }).config?.ExposedPorts;
+  } catch {
+    exposed = undefined;
+  }
+  if (exposed === null || typeof exposed !== 'object') return given;
+  const covered = new Set(given.map((spec) => portKeyOf(spec.split(':').pop()!)));
+  for (const key of Object.keys(exposed).sort()) {
+    const port = portKeyOf(key);
+    if (!/^\d+\/(tcp|udp)$/.test(port) || covered.has(port)) continue;
+    covered.add(port);
+    given.push(port);
+  }
+  return given;
+}
+
+/** "80" -> "80/tcp"; "53/UDP" -> "53/udp". */
+function portKeyOf(spec: string): string {
+  const [port = '', proto = 'tcp'] = spec.trim().split('/');
+  return `${port}/${proto.toLowerCase()}`;
 }
 
 /** --dns values: each an IPv4 or IPv6 address. */

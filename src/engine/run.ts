@@ -40,7 +40,7 @@ import {
   writeEtcFiles,
   type BundlePaths,
 } from './container-fs.js';
-import { networkFlagsOf, parseDnsServers, requestedOptions } from './container-options.js';
+import { networkFlagsOf, parseDnsServers, publishedPorts, requestedOptions } from './container-options.js';
 import { createOciRuntime, startHook } from './container-runtime.js';
 import { connectContainer, detachNetworks, planRunNetwork } from './network.js';
 import { resolveImage } from './resolve-image.js';
@@ -73,7 +73,7 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
 
   // Network flags fail fast, before anything exists (the default bridge network is defined on first use).
   const networkFlags = networkFlagsOf(request);
-  const netPlan = planRunNetwork(state, { network: requested.network, publish: networkFlags.publish, addHosts: networkFlags.addHost, aliases: networkFlags.networkAlias });
+  const netPlan = planRunNetwork(state, { network: requested.network, publish: publishedPorts(networkFlags, image.config), addHosts: networkFlags.addHost, aliases: networkFlags.networkAlias });
   netPlan.warnings.forEach((warning) => request.onWarning?.(warning));
   const sharedNetns = netPlan.mode === 'container' ? networkNamespaceOf(db, requested.network ?? '') : undefined;
 

@@ -20,6 +20,7 @@ export async function run(ctx: CommandContext, operands: string[], options: Reco
     addHost: list(options.addHost),
     networkAlias: list(options.networkAlias),
     dns: list(options.dns),
+    publishAll: options.publishAll === true,
   };
   const request: RunRequest = {
     ...networkFlags,
