@@ -57,7 +57,12 @@ interface Started {
   kill(signal: NodeJS.Signals): void;
 }
 
-export async function runContainer(state: EngineState, request: RunRequest): Promise<RunResult> {
+/** createOnly (`create`, `run -d`): stop once the bundle and config.json are ready; the row stays 'created' and nothing runs. */
+export interface RunMode {
+  createOnly?: boolean;
+}
+
+export async function runContainer(state: EngineState, request: RunRequest, mode: RunMode = {}): Promise<RunResult> {
   const explainer = state.explainer;
   const requested = requestedOptions(request);
   const volumeFlags = parseRunMounts(request);
@@ -111,6 +116,11 @@ export async function runContainer(state: EngineState, request: RunRequest): Pro
     writeEtcFiles(bundle, { hostname: spec.hostname ?? shortId(id), network: planned.network ?? 'bridge', dns: parseDnsServers(networkFlags.dns) }, explainer);
     writeConfig(bundle, builtIn ? spec : { ...spec, hooks: startHook(bundle, process.pid) }, explainer);
     const connect = (pid: number) => connectContainer(state, netPlan, { containerId: id, containerName: name, pid, hostsFile: bundle.hosts }).then(() => undefined);
+    if (mode.createOnly === true) {
+      // Prepared, not started: `start` mounts the root again and launches it under its monitor.
+      unmountBelow(bundle.rootfs, explainer);
+      return { id, name, exitCode: 0, oomKilled: false };
+    }
 
     const stdio = request.stdio ?? [request.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
     if (builtIn) {
