@@ -268,6 +268,20 @@ describe('volumes', { skip }, () => {
     assertHostClean();
   });
 
+  test('a symlink a container left in a volume cannot lead a later mount out of the next container', async () => {
+    const marker = `planted-${process.pid}`;
+    await ok(['run', '--rm', '-v', 'planted:/data', busybox, 'sh', '-c', 'ln -s / /data/to-root && ln -s /etc /data/to-etc']);
+    const src = path.join(root.dir, 'planted-src');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, marker), 'x');
+    const result = await cli(['run', '--rm', '-v', 'planted:/data', '-v', `${src}:/data/to-etc/inner`, '-v', `${src}:/data/to-root/rooted`, busybox, 'sh', '-c', `ls /etc/inner/${marker} /rooted/${marker}`]);
+    assert.equal(result.status, 0, show(result));
+    assert.equal(result.stdout, `/etc/inner/${marker}\n/rooted/${marker}\n`);
+    assert.equal(fs.existsSync('/etc/inner'), false);
+    assert.equal(fs.existsSync('/rooted'), false);
+    assertHostClean();
+  });
+
   test('--explain shows each volume and tmpfs mount', async () => {
     const result = await cli(['--explain', 'run', '--rm', '-v', 'explained:/data', '--tmpfs', '/t', busybox, 'true']);
     assert.equal(result.status, 0, show(result));
