@@ -168,6 +168,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '-u, --user <name|uid[:group|gid]>', description: 'user to run as, resolved from the image\'s /etc/passwd and /etc/group' },
       { flags: '--entrypoint <command>', description: 'replace the image\'s entrypoint (and drop its Cmd); "" clears it' },
       { flags: '-h, --hostname <name>', description: 'the container\'s hostname (default: its short id)' },
+      { flags: '-d, --detach', description: 'run it in the background under its monitor and print its id' },
+      { flags: '--restart <policy>', description: 'no, on-failure[:N], always or unless-stopped (detached containers; the monitor restarts them)' },
       { flags: '--rm', description: 'remove the container and its files when it ends' },
       { flags: '--read-only', description: 'mount the root file system read-only' },
       { flags: '-i, --interactive', description: 'keep standard input attached' },
@@ -195,6 +197,15 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--volumes-from <container[:ro|rw]>', description: 'mount the volumes and binds of another container', repeatable: true },
     ],
     load: () => import('./commands/container-run.js'),
+  },
+  {
+    name: 'container create',
+    shortcuts: ['create'],
+    summary: 'Create a container (bundle, config.json) without starting it; start runs it',
+    args: ['<image>', '[command...]'],
+    passThrough: true,
+    options: [],
+    load: () => import('./commands/container-create.js'),
   },
   {
     name: 'container ls',
@@ -441,3 +452,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import('./commands/volume-prune.js'),
   },
 ];
+
+// create takes run's flags, all but -d.
+{
+  const runOptions = COMMANDS.find((spec) => spec.name === 'container run')?.options ?? [];
+  const create = COMMANDS.find((spec) => spec.name === 'container create');
+  if (create !== undefined) create.options = runOptions.filter((option) => !option.flags.startsWith('-d,'));
+}

@@ -128,16 +128,28 @@ async function settle(state: EngineState, record: ContainerRecord, ending: Endin
   }
   try {
     await releaseContainer(state, record.id);
-    if (autoRemove(record)) {
-      // run -d --rm: gone once seen ended; whoever settled it still gets the exit code.
-      containers.setState(state.db(), record.id, { to: 'removing', from: ['exited'] });
-      discardContainer(state, record.id, { removeAnonymousVolumes: true });
-    }
   } catch (error) {
     try {
       return containers.setState(state.db(), record.id, { to: 'dead', error: error instanceof Error ? error.message : String(error) });
     } catch {
       return settled;
+    }
+  }
+  if (autoRemove(record)) {
+    // run -d --rm: gone once seen ended; whoever settled it still gets the exit code.
+    try {
+      containers.setState(state.db(), record.id, { to: 'removing', from: ['exited'] });
+    } catch {
+      return settled; // an rm got there first
+    }
+    try {
+      discardContainer(state, record.id, { removeAnonymousVolumes: true });
+    } catch (error) {
+      try {
+        containers.setState(state.db(), record.id, { to: 'dead', error: error instanceof Error ? error.message : String(error) });
+      } catch {
+        // gone meanwhile
+      }
     }
   }
   return settled;

@@ -19,6 +19,7 @@ import { createCgroupManager, detectCgroupLayout, encodeLaunchPlan, planLaunch, 
 import { compileSeccomp, type Spec } from '../spec/index.js';
 import { checkRestartPolicy, execFailureStatus, isMonitorAlive, readMonitorPid, requestMonitorStop, startDetached } from '../sys/index.js';
 import { mountRootfs, mountsBelow } from './container-fs.js';
+import { publishedPorts } from './container-options.js';
 import { bundleOf, logPathOf, releaseContainer, runDirOf } from './container-reconcile.js';
 import { connectContainer, planRunNetwork } from './network.js';
 import { resolveImage } from './resolve-image.js';
@@ -32,6 +33,7 @@ export interface StoredIntent {
   user?: string;
   network?: string;
   publish?: string[];
+  publishAll?: boolean;
   addHost?: string[];
   networkAlias?: string[];
   restart?: string;
@@ -96,10 +98,11 @@ export async function startDetachedContainer(state: EngineState, record: Contain
     const db = state.db();
     const bundle = bundleOf(state, id);
     const restart = checkRestartPolicy(intent.restart ?? 'no');
-    const netPlan = planRunNetwork(state, { network: intent.network, publish: intent.publish, addHosts: intent.addHost, aliases: intent.networkAlias });
+    const image = resolveImage(db, record.imageId ?? record.imageRef);
+    const publish = publishedPorts({ publish: intent.publish, publishAll: intent.publishAll }, image.config);
+    const netPlan = planRunNetwork(state, { network: intent.network, publish, addHosts: intent.addHost, aliases: intent.networkAlias });
     const launchSpec = netPlan.mode === 'container' ? withSharedNetwork(state, spec, intent.network ?? '') : spec;
     if (mountsBelow(bundle.rootfs).length === 0) {
-      const image = resolveImage(db, record.imageId ?? record.imageRef);
       const lowerDirs = image.layers.map((chainId) => state.layers().layerDir(chainId as `sha256:${string}`)).reverse();
       mountRootfs(bundle, lowerDirs, explainer);
     }

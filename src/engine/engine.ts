@@ -10,6 +10,7 @@ import { copyFiles } from './cp.js';
 import { attachNetwork, checkNetworks, createNetwork, detachNetworks, inspectNetwork, listNetworks, networkSettingsOf, pruneNetworks, removeNetwork, setUpLoopback } from './network.js';
 import { createEngineState } from './state.js';
 import { containerVerbs } from './containers.js';
+import { createContainer, runDetached } from './container-create.js';
 import { createVolume, inspectVolume, listVolumes, mountsForInspect, pruneVolumes, releaseContainerVolumes, removeVolume } from './volumes.js';
 import type { Engine, EngineOptions, StoreCheckReport } from './types.js';
 
@@ -43,6 +44,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
       return { blobs: { ok: report.ok.length, bad: report.bad }, layers: { ok, missing } };
     },
     run: (runOptions) => runContainer(state, runOptions),
+    createContainer: (request) => createContainer(state, request),
+    runDetached: (request) => runDetached(state, request),
     createNetwork: (request) => createNetwork(state, request),
     listNetworks: () => listNetworks(state),
     inspectNetwork: (nameOrId) => inspectNetwork(state, nameOrId),

@@ -52,6 +52,10 @@ export interface Engine extends ContainerVerbs {
   login(registry: string, username: string, password: string): Promise<void>;
   logout(registry: string): Promise<boolean>;
   checkStore(options?: { repair?: boolean }): Promise<StoreCheckReport>;
+  /** `create`: the container's row ('created'), bundle and config.json; nothing runs. */
+  createContainer(options: RunRequest): Promise<{ id: string; name: string }>;
+  /** `run -d`: create, then start under its monitor; resolves once its command runs (exitCode 0), or 126/127 with the error. */
+  runDetached(options: RunRequest): Promise<RunResult>;
   /** Runs a container in the foreground and resolves with its exit status once it has ended and been cleaned up. */
   run(options: RunRequest): Promise<RunResult>;
   createNetwork(request: NetworkCreateRequest): Promise<NetworkInspect>;

@@ -12,7 +12,8 @@ const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 const list = (value: unknown): string[] | undefined => (Array.isArray(value) ? (value as string[]) : undefined);
 
-export async function run(ctx: CommandContext, operands: string[], options: Record<string, unknown>): Promise<number> {
+/** The engine's request from run's (and create's) operands and flags. */
+export function runRequestOf(ctx: CommandContext, operands: string[], options: Record<string, unknown>): RunRequest {
   const [image, ...command] = operands;
   // The network flags beyond --network ride on the request object (the engine reads them by name).
   const networkFlags = {
@@ -60,8 +61,26 @@ export async function run(ctx: CommandContext, operands: string[], options: Reco
         for (const [signal, handler] of handlers) process.off(signal, handler);
       };
     },
+    restart: text(options.restart),
     onWarning: (message) => ctx.output.err(`WARNING: ${message}`),
   };
+  return request;
+}
+
+export async function run(ctx: CommandContext, operands: string[], options: Record<string, unknown>): Promise<number> {
+  const request = runRequestOf(ctx, operands, options);
+  if (options.detach === true) {
+    // -d: the container lives on under its monitor; print its id and return at once.
+    const { forwardSignals: _forward, ...detached } = request;
+    const started = await (await ctx.engine()).runDetached(detached);
+    if (started.error !== undefined) {
+      ctx.output.err(`Error: ${started.error.message}`);
+      if (started.error.hint !== undefined) ctx.output.err(`hint: ${started.error.hint}`);
+      return started.exitCode;
+    }
+    ctx.output.out(started.id);
+    return 0;
+  }
   if (options.tty === true) ctx.output.err('WARNING: -t is accepted but no pseudo-terminal is allocated yet');
   const engine = await ctx.engine();
   const result = await engine.run(request);
