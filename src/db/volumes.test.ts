@@ -59,7 +59,7 @@ test('a volume named by a container\'s mounts is in use: rm refused unless force
   volumes.createVolume(db, { name: 'data' });
   const c = container(db, 'a');
   volumes.recordMounts(db, c, [volumeMount('data', '/data'), { ...volumeMount('x', '/x'), type: 'bind', volumeName: null, source: '/host' }]);
-  assert.deepEqual(volumes.volumeUsers(db, 'data'), [{ containerId: c, containerName: 'c-a' }]);
+  assert.deepEqual(volumes.volumeUsers(db, 'data'), [{ containerId: c, containerName: 'c-a', containerState: 'created' }]);
   assert.throws(
     () => volumes.deleteVolume(db, 'data'),
     (e: unknown) => isEngineError(e, 'CONFLICT') && /volume is in use by 1 container\(s\): c-a/.test((e as Error).message),
@@ -105,4 +105,17 @@ test('a mount row needs its container and a known volume', (t) => {
   const c = container(db, 'd');
   assert.throws(() => volumes.recordMounts(db, c, [volumeMount('unknown', '/v')]));
   assert.deepEqual(volumes.listMounts(db, c), []);
+});
+
+test('a volume a running container has mounted is kept even when forced', (t) => {
+  const db = withDb(t);
+  volumes.createVolume(db, { name: 'live' });
+  const c = container(db, 'r');
+  volumes.recordMounts(db, c, [volumeMount('live', '/data')]);
+  containers.setState(db, c, { to: 'running', pid: 4242, startedAt: new Date().toISOString() });
+  assert.throws(
+    () => volumes.deleteVolume(db, 'live', { force: true }),
+    (e: unknown) => isEngineError(e, 'CONFLICT') && /in use by running container\(s\): c-r/.test((e as Error).message),
+  );
+  assert.ok(volumes.getVolume(db, 'live'));
 });

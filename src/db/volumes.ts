@@ -43,6 +43,7 @@ export type NewMount = Omit<MountRow, 'containerId' | 'position'>;
 export interface VolumeUser {
   containerId: string;
   containerName: string;
+  containerState: string;
 }
 
 interface RawVolume {
@@ -137,7 +138,7 @@ export function ensureVolume(db: Database, volume: NewVolume): { volume: VolumeR
 export function volumeUsers(db: Database, name: string): VolumeUser[] {
   return db
     .prepare(
-      `SELECT DISTINCT m.container_id AS containerId, c.name AS containerName
+      `SELECT DISTINCT m.container_id AS containerId, c.name AS containerName, c.state AS containerState
        FROM container_mounts m JOIN containers c ON c.id = m.container_id
        WHERE m.volume_name = ? ORDER BY c.name`,
     )
@@ -154,6 +155,13 @@ export function deleteVolume(db: Database, name: string, options: { force?: bool
     .transaction(() => {
       if (getVolume(db, name) === undefined) return false;
       const users = volumeUsers(db, name);
+      // Even forced, a volume stays while a live container has it mounted: its data would vanish under it.
+      const live = users.filter((user) => user.containerState === 'running' || user.containerState === 'paused');
+      if (live.length > 0) {
+        throw new EngineError('CONFLICT', `remove volume ${name}: volume is in use by running container(s): ${live.map((u) => `${u.containerName} (${u.containerId.slice(0, 12)})`).join(', ')}`, {
+          hint: 'stop those containers first',
+        });
+      }
       if (users.length > 0 && options.force !== true) {
         throw new EngineError('CONFLICT', `remove volume ${name}: volume is in use by ${users.length} container(s): ${users.map((u) => `${u.containerName} (${u.containerId.slice(0, 12)})`).join(', ')}`, {
           hint: 'remove those containers first, or force with -f',
