@@ -67,6 +67,12 @@ async function exec(args: string[], status = 0): Promise<CliResult> {
   return result;
 }
 
+/** A CLI result that must be exit 0, with its output in the message otherwise. */
+function succeeded(result: CliResult, what: string): CliResult {
+  assert.equal(result.status, 0, `${what}: exit ${result.status}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  return result;
+}
+
 function statusField(text: string, field: string): string {
   return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(text)?.[1] ?? '';
 }
@@ -160,6 +166,33 @@ describe('exec and cp', { skip }, () => {
     assert.equal(groups[0]!.split('\n').filter((l) => !l.includes('name=')).join('\n'), groups[1]!.split('\n').filter((l) => !l.includes('name=')).join('\n'));
   });
 
+  test('-i passes standard input; a signal to the CLI reaches the command', async () => {
+    const piped = await new Promise<CliResult>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, 'exec', '-i', name, 'tr', 'a-z', 'A-Z'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let [stdout, stderr] = ['', ''];
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once('error', reject);
+      child.once('close', (status) => resolve({ status, stdout, stderr }));
+      child.stdin.end('hello\n');
+    });
+    assert.equal(piped.stdout, 'HELLO\n', piped.stderr);
+    assert.equal(piped.status, 0);
+    const sleeper = spawn(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, 'exec', name, 'sleep', '60'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let sleeperErr = '';
+    sleeper.stderr!.on('data', (chunk: Buffer) => (sleeperErr += chunk.toString()));
+    const closed = new Promise<number | null>((resolve) => sleeper.once('close', resolve));
+    // Wait until the sleep runs inside the container, then ask the CLI to stop it.
+    let seen = '';
+    for (let i = 0; i < 100 && seen !== '1'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      seen = (await cli(['exec', name, 'sh', '-c', 'ps -o args | grep -c "^sleep 60"'])).stdout.trim();
+    }
+    assert.equal(seen, '1', 'the exec\'d sleep is not seen in the container');
+    sleeper.kill('SIGTERM');
+    assert.equal(await closed, 128 + 15, sleeperErr);
+  });
+
   test('-d starts the command and returns at once', async () => {
     const started = Date.now();
     await exec(['-d', name, 'sh', '-c', 'sleep 1; echo done > /tmp/detached']);
@@ -181,7 +214,7 @@ describe('exec and cp', { skip }, () => {
 
   test('cp out: a file, and a directory with modes, owners and times', async () => {
     const out = path.join(work, 'passwd');
-    assert.equal((await cli(['cp', `${name}:/etc/passwd`, out])).status, 0);
+    succeeded(await cli(['cp', `${name}:/etc/passwd`, out]), 'cp a file out');
     assert.equal(fs.readFileSync(out, 'utf8'), ETC_PASSWD);
     await exec([name, 'sh', '-c', 'mkdir -p /data/sub && echo hi > /data/sub/f && chown 1000:1001 /data/sub/f && chmod 640 /data/sub/f && ln -s f /data/sub/link && touch -d @1700000000 /data/sub/f']);
     const into = path.join(work, 'into');
@@ -194,7 +227,7 @@ describe('exec and cp', { skip }, () => {
     assert.deepEqual([stat.mode & 0o7777, stat.uid, stat.gid, stat.mtimeMs / 1000], [0o640, 1000, 1001, 1700000000]);
     assert.equal(fs.readlinkSync(path.join(into, 'data', 'sub', 'link')), 'f');
     // A destination that does not exist takes the copy's name.
-    assert.equal((await cli(['cp', `${name}:/data/sub`, path.join(work, 'renamed')])).status, 0);
+    succeeded(await cli(['cp', `${name}:/data/sub`, path.join(work, 'renamed')]), 'cp to a new name');
     assert.equal(fs.readFileSync(path.join(work, 'renamed', 'f'), 'utf8'), 'hi\n');
     const missing = await cli(['cp', `${name}:/nosuch`, work]);
     assert.notEqual(missing.status, 0);
@@ -212,7 +245,7 @@ describe('exec and cp', { skip }, () => {
     const seen = await exec([name, 'sh', '-c', 'cat /tmp/upload/inner/secret; stat -c "%a %u %g" /tmp/upload/inner/secret /tmp/upload/inner']);
     assert.equal(seen.stdout, 'payload\n600 1234 4321\n710 0 0\n');
     fs.writeFileSync(path.join(work, 'single'), 'one\n');
-    assert.equal((await cli(['cp', path.join(work, 'single'), `${name}:/tmp/renamed-single`])).status, 0);
+    succeeded(await cli(['cp', path.join(work, 'single'), `${name}:/tmp/renamed-single`]), 'cp a file in under a new name');
     assert.equal((await exec([name, 'cat', '/tmp/renamed-single'])).stdout, 'one\n');
   });
 
@@ -237,7 +270,7 @@ describe('exec and cp', { skip }, () => {
     assert.equal((await exec([name, 'cat', `/etc/${marker}`])).stdout, 'x\n');
     // Copying the link itself copies a link, not the host directory it names.
     const link = path.join(work, 'the-link');
-    assert.equal((await cli(['cp', `${name}:/link`, link])).status, 0);
+    succeeded(await cli(['cp', `${name}:/link`, link]), 'cp a symlink out');
     assert.equal(fs.readlinkSync(link), '/etc');
   });
 
