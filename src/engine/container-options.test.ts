@@ -52,6 +52,10 @@ test('the network defaults to bridge, as Docker; named networks and container:NA
   assert.equal(requestedOptions({ image: 'x', network: 'mynet' }, noFiles).network, 'mynet');
   assert.equal(requestedOptions({ image: 'x', network: 'container:web' }, noFiles).network, 'container:web');
   assert.throws(() => requestedOptions({ image: 'x', network: 'container:' }, noFiles), (e: unknown) => code(e) === 'INVALID_ARGUMENT');
+  for (const [extra, what] of [[{ hostname: 'h' }, 'hostname'], [{ addHost: ['db:10.0.0.1'] }, 'custom host-to-IP mapping'], [{ dns: ['10.0.0.2'] }, 'dns']] as const) {
+    const request = { image: 'x', network: 'container:web', ...extra } as Parameters<typeof requestedOptions>[0];
+    assert.throws(() => requestedOptions(request, noFiles), (e: unknown) => code(e) === 'INVALID_ARGUMENT' && (e as Error).message === `conflicting options: ${what} and the network mode`);
+  }
 });
 
 test('--dns takes IP addresses only', () => {

@@ -113,7 +113,13 @@ export function requestedOptions(request: RunRequest, readFile: (file: string, f
     throw new EngineError('INVALID_ARGUMENT', `invalid container name (${request.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
   const network = requestedNetwork(request);
-  parseDnsServers(networkFlagsOf(request).dns);
+  const networkFlags = networkFlagsOf(request);
+  parseDnsServers(networkFlags.dns);
+  if (network.startsWith('container:')) {
+    // The other container's hostname, /etc/hosts and resolv.conf are shared: these would be lost (Docker's refusals).
+    const conflict = request.hostname !== undefined ? 'hostname' : (networkFlags.addHost ?? []).length > 0 ? 'custom host-to-IP mapping' : (networkFlags.dns ?? []).length > 0 ? 'dns' : undefined;
+    if (conflict !== undefined) throw new EngineError('INVALID_ARGUMENT', `conflicting options: ${conflict} and the network mode`);
+  }
   if (request.user !== undefined) parseUserSpec(request.user);
   // Parse early so that a bad option fails before anything is made.
   parseSecurityOpts(request.securityOpt);

@@ -80,7 +80,7 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
   const networkFlags = networkFlagsOf(request);
   const netPlan = planRunNetwork(state, { network: requested.network, publish: publishedPorts(networkFlags, image.config), addHosts: networkFlags.addHost, aliases: networkFlags.networkAlias });
   netPlan.warnings.forEach((warning) => request.onWarning?.(warning));
-  const sharedNetns = netPlan.mode === 'container' ? networkNamespaceOf(db, requested.network ?? '') : undefined;
+  const shared = netPlan.mode === 'container' ? sharedNetworkOf(db, state.paths.containers, requested.network ?? '') : undefined;
 
   const id = newContainerId();
   const name = insertRow(db, id, request, image.id);
@@ -106,12 +106,12 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
     mountRootfs(bundle, lowerDirs, explainer);
     const layout = detectCgroupLayout();
     // container:NAME: planned as a private namespace, then pointed at the other container's.
-    const planned = { ...requested, ...(sharedNetns === undefined ? {} : { network: 'none' }), containerId: id, name, imageConfig, rootfsPath: bundle.rootfs };
-    const plannedSpec = planContainer(bundle, planned, layout, request);
+    const planned = { ...requested, ...(shared === undefined ? {} : { network: 'none', ...(shared.hostname === undefined ? {} : { hostname: shared.hostname }) }), containerId: id, name, imageConfig, rootfsPath: bundle.rootfs };
+    const plannedSpec = planContainer(bundle, planned, layout, request, shared);
     // Volumes after the spec is known to be valid: made, filled from the image, recorded, merged into its mounts.
     const volumeMounts = prepareRunMounts(state, { containerId: id, rootfs: bundle.rootfs, imageConfig, parsed: volumeFlags });
     const withVolumes = mergeRunMounts(plannedSpec, volumeMounts, { privileged: requested.privileged === true });
-    const spec = joinNetworkNamespace(withVolumes, sharedNetns, explainer);
+    const spec = joinNetworkNamespace(withVolumes, shared?.netns, explainer);
     ensureRootfsDir(bundle.rootfs, spec.process.cwd, explainer);
     writeEtcFiles(bundle, { hostname: spec.hostname ?? shortId(id), network: planned.network ?? 'bridge', dns: parseDnsServers(networkFlags.dns) }, explainer);
     writeConfig(bundle, builtIn ? spec : { ...spec, hooks: startHook(bundle, process.pid) }, explainer);
@@ -236,7 +236,7 @@ function intentOf(request: RunRequest): Record<string, unknown> {
   return intent;
 }
 
-function planContainer(bundle: BundlePaths, options: Parameters<typeof planSpec>[0], layout: CgroupLayout, request: RunRequest): Spec {
+function planContainer(bundle: BundlePaths, options: Parameters<typeof planSpec>[0], layout: CgroupLayout, request: RunRequest, shared?: SharedNetwork): Spec {
   const mask = boundingCapabilityMask();
   const memoryMount = layout.v1Mounts['memory'];
   const context: PlanContext = {
@@ -255,27 +255,40 @@ function planContainer(bundle: BundlePaths, options: Parameters<typeof planSpec>
     {
       ...options,
       networkFiles: [
-        { source: bundle.hosts, destination: '/etc/hosts' },
+        { source: shared?.hosts ?? bundle.hosts, destination: '/etc/hosts' },
         { source: bundle.hostname, destination: '/etc/hostname' },
-        { source: bundle.resolvConf, destination: '/etc/resolv.conf' },
+        { source: shared?.resolvConf ?? bundle.resolvConf, destination: '/etc/resolv.conf' },
       ],
     },
     context,
   );
 }
 
-/**
- * `--network container:NAME`: the network namespace of that running
- * container (its first process's), to be joined by path.
- */
-function networkNamespaceOf(db: Database, network: string): string {
+/** What `--network container:NAME` takes from NAME: its network namespace, /etc/hosts, resolv.conf and hostname (as Docker). */
+interface SharedNetwork {
+  /** /proc/<pid>/ns/net of its first process, joined by path. */
+  netns: string;
+  hosts: string | undefined;
+  resolvConf: string | undefined;
+  hostname: string | undefined;
+}
+
+function sharedNetworkOf(db: Database, containersDir: string, network: string): SharedNetwork {
   const target = network.slice('container:'.length);
   const found = containers.getContainerByName(db, target) ?? containers.getContainer(db, target);
   if (found === undefined) throw new EngineError('NOT_FOUND', `run --network ${network}: no such container: ${target}`);
   if (found.state !== 'running' || found.pid === null || !fs.existsSync(`/proc/${found.pid}/ns/net`)) {
     throw new EngineError('FAILED_PRECONDITION', `run --network ${network}: container ${found.name} is not running`, { hint: 'start it first' });
   }
-  return `/proc/${found.pid}/ns/net`;
+  const theirs = bundlePaths(containersDir, found.id);
+  const existing = (file: string) => (fs.existsSync(file) ? file : undefined);
+  let hostname: string | undefined;
+  try {
+    hostname = fs.readFileSync(theirs.hostname, 'utf8').trim() || undefined;
+  } catch {
+    hostname = undefined;
+  }
+  return { netns: `/proc/${found.pid}/ns/net`, hosts: existing(theirs.hosts), resolvConf: existing(theirs.resolvConf), hostname };
 }
 
 /** Points the spec's network namespace at `netnsPath` (join instead of create); the spec unchanged without one. */

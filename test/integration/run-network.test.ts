@@ -339,10 +339,17 @@ describe('run on networks', { skip }, () => {
     const srvHosts = path.join(root.root, 'containers', id, 'hosts');
     assert.ok(!fs.readFileSync(srvHosts, 'utf8').includes(byName.name), 'the ended client is gone from srv\'s /etc/hosts');
 
-    const shared = await runOnce(['--rm', '--network', `container:${srv.name}`], ['sh', '-c', 'ip -o -4 addr show eth0; wget -qO- http://127.0.0.1/']);
+    // As Docker: srv's interfaces, and its hostname, /etc/hosts (its alias there) and resolv.conf.
+    const shared = await runOnce(['--rm', '--network', `container:${srv.name}`], ['sh', '-c', 'hostname; grep -c " web " /etc/hosts; ip -o -4 addr show eth0; wget -qO- http://127.0.0.1/']);
     assert.equal(shared.status, 0, shared.stderr);
+    const [sharedHostname, aliasLines] = shared.stdout.split('\n');
+    assert.equal(sharedHostname, id.slice(0, 12));
+    assert.equal(aliasLines, '1');
     assert.ok(shared.stdout.includes(`inet ${srvIp}/`), shared.stdout);
     assert.ok(shared.stdout.endsWith('hello from srv\n'), shared.stdout);
+    const conflicting = await runOnce(['--rm', '--network', `container:${srv.name}`, '-h', 'other'], ['true']);
+    assert.equal(conflicting.status, 125);
+    assert.match(conflicting.stderr, /conflicting options: hostname and the network mode/);
 
     if (hasRunc) {
       const viaRunc = await runOnce(['--rm', '--runtime', 'runc', '--network', `container:${srv.name}`], ['sh', '-c', 'ip -o -4 addr show eth0; wget -qO- http://127.0.0.1/']);
