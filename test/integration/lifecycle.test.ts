@@ -60,15 +60,11 @@ function newName(): string {
 /** A shell loop that exits 7 on SIGTERM (pid 1 ignores signals it does not handle). */
 const LOOP = 'trap "exit 7" TERM; echo started; while :; do sleep 0.1; done';
 
-/**
- * A running detached container: run -d when the engine has it, else a
- * foreground run that ends at once (its marker file is new) and a start.
- */
+/** A running detached container (run -d); its name. */
 async function startLong(script = LOOP, name = newName()): Promise<string> {
-  const wrapped = `if [ -e /ran-once ]; then ${script}; fi; touch /ran-once`;
-  ok(await cli(['run', '--name', name, '--network', 'none', imageRef, 'sh', '-c', wrapped]), 'run');
-  rowOf(name);
-  ok(await cli(['start', name]), 'start');
+  const started = ok(await cli(['run', '-d', '--name', name, '--network', 'none', imageRef, 'sh', '-c', script]), 'run -d');
+  assert.match(started.stdout, /^[0-9a-f]{64}\n$/);
+  assert.equal(rowOf(name)?.id, started.stdout.trim());
   return name;
 }
 
@@ -329,6 +325,50 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
     assert.ok(all.filter((line) => line === 'line0').length === 2, 'both runs are in the log');
   });
 
+  test('create makes a container that runs only on start; a bad command exits 127 under run -d', async () => {
+    const name = newName();
+    const created = ok(await cli(['create', '--name', name, '--network', 'none', imageRef, 'sh', '-c', 'echo from-start; exit 4']), 'create');
+    const id = created.stdout.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const [info] = JSON.parse(ok(await cli(['inspect', name]), 'inspect').stdout);
+    assert.equal(info.State.Status, 'created');
+    assert.equal(info.State.StartedAt, '0001-01-01T00:00:00Z');
+    assert.deepEqual(mountsBelow(path.join(root.root, 'containers', id)), [], 'a created container has nothing mounted');
+    assert.match(ok(await cli(['ps', '-a', '--filter', `name=${name}`]), 'ps').stdout, /\sCreated\s/);
+    const attached = await cli(['start', '-a', name]);
+    assert.equal(attached.status, 4);
+    assert.equal(attached.stdout, 'from-start\n');
+    ok(await cli(['rm', name]), 'rm');
+    assertGone(id, name);
+
+    const bad = newName();
+    const failed = await cli(['run', '-d', '--name', bad, '--network', 'none', imageRef, 'nosuchcommand']);
+    assert.equal(failed.status, 127, failed.stderr);
+    assert.match(failed.stderr, /executable file not found/);
+    assert.equal(JSON.parse(ok(await cli(['inspect', bad]), 'inspect').stdout)[0].State.ExitCode, 127);
+    const conflicting = await cli(['run', '-d', '--rm', '--restart', 'always', imageRef, 'true']);
+    assert.equal(conflicting.status, 125);
+    assert.match(conflicting.stderr, /Conflicting options: --restart and --rm/);
+  });
+
+  test('--restart on-failure:2: the monitor restarts a failing container twice, then it stays exited', { timeout: 60_000 }, async () => {
+    const restarting = newName();
+    ok(await cli(['run', '-d', '--name', restarting, '--network', 'none', '--restart', 'on-failure:2', imageRef, 'sh', '-c', 'echo attempt; exit 3']), 'run -d');
+    const code = ok(await cli(['wait', restarting]), 'wait');
+    assert.equal(code.stdout, '3\n');
+    const [info] = JSON.parse(ok(await cli(['inspect', restarting]), 'inspect').stdout);
+    assert.equal(info.RestartCount, 2);
+    assert.deepEqual(info.HostConfig.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 2 });
+    assert.equal(ok(await cli(['logs', restarting]), 'logs').stdout, 'attempt\nattempt\nattempt\n');
+  });
+
+  test('run -d --rm: the container is removed once it is seen ended', async () => {
+    const name = newName();
+    const id = ok(await cli(['run', '-d', '--rm', '--name', name, '--network', 'none', imageRef, 'sh', '-c', 'exit 2']), 'run -d --rm').stdout.trim();
+    assert.equal(ok(await cli(['wait', name]), 'wait').stdout, '2\n');
+    assertGone(id, name);
+  });
+
   test('kill -9 of the monitor: exited with "monitor lost"; rm -f cleans up', async () => {
     const name = await startLong();
     const id = rowOf(name)!.id;
@@ -360,13 +400,9 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
 
   test('twenty containers started and removed concurrently by separate CLIs leave nothing behind', { timeout: 240_000 }, async () => {
     const names = Array.from({ length: 20 }, () => newName());
-    const wrapped = `if [ -e /ran-once ]; then ${LOOP}; fi; touch /ran-once`;
-    for (let i = 0; i < names.length; i += 5) {
-      await Promise.all(names.slice(i, i + 5).map(async (name) => ok(await cli(['run', '--name', name, '--network', 'none', imageRef, 'sh', '-c', wrapped]), 'run')));
-    }
+    const started = await Promise.all(names.map((name) => cli(['run', '-d', '--name', name, '--network', 'none', imageRef, 'sh', '-c', LOOP])));
+    started.forEach((result) => ok(result, 'run -d'));
     const ids = names.map((name) => rowOf(name)!.id);
-    const started = await Promise.all(names.map((name) => cli(['start', name])));
-    started.forEach((result) => ok(result, 'start'));
     const running = ok(await cli(['ps', '-q']), 'ps').stdout.split('\n').filter(Boolean);
     assert.equal(running.length, 20);
     const removed = await Promise.all(names.map((name) => cli(['rm', '-f', name])));
