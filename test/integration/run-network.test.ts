@@ -275,7 +275,7 @@ describe('run on networks', { skip }, () => {
   });
 
   test('the default network gives eth0 an address of the bridge subnet; --dns and --add-host reach the /etc files', async () => {
-    const result = await runOnce(['--rm', '--dns', '10.9.9.9', '--add-host', 'db:10.1.2.3'], [
+    const result = await runOnce(['--rm', '--explain', '--dns', '10.9.9.9', '--add-host', 'db:10.1.2.3'], [
       'sh',
       '-c',
       'ip -o -4 addr show eth0; ip route | grep default; cat /etc/resolv.conf; grep db /etc/hosts; grep "$(hostname)" /etc/hosts',
@@ -289,6 +289,10 @@ describe('run on networks', { skip }, () => {
     assert.doesNotMatch(result.stdout, /^nameserver (?!10\.9\.9\.9)/m);
     assert.match(result.stdout, /^10\.1\.2\.3\tdb$/m);
     assert.ok(result.stdout.includes(`${ip}\t`), `its own name at its address:\n${result.stdout}`);
+    // --explain told each plugin call, the join and the leave.
+    for (const pattern of [/CNI_COMMAND=ADD .*\/bridge <<</, /CNI_COMMAND=ADD .*\/portmap <<</, /joined network bridge: eth0 /, /CNI_COMMAND=DEL .*\/bridge <<</, /left network bridge/]) {
+      assert.match(result.stderr, pattern);
+    }
   });
 
   test('bad network flags exit 125 before anything is made', async () => {
