@@ -24,7 +24,7 @@ import type { Readable } from 'node:stream';
 import { EngineError } from '../common/index.js';
 import { encodeLaunchPlan, type LaunchPlan } from '../runtime/index.js';
 import { cleanEntryPath, TarReader, type TarHeader, type TarSink } from '../snapshot/index.js';
-import { launchFailureOf, startJoined, type JoinMode } from '../sys/index.js';
+import { launchFailureOf, startJoined } from '../sys/index.js';
 import { findContainer, namespacesToJoin, runningPid } from './exec.js';
 import type { EngineState } from './state.js';
 import type { CopyRequest, CopyResult } from './types.js';
@@ -89,20 +89,24 @@ export async function copyFiles(state: EngineState, request: CopyRequest): Promi
   if (source.container !== undefined) {
     const inside = containerPath(source.path);
     const { dir, top } = hostDestination(destination.path, path.posix.basename(inside) || '.', what);
-    const joined = await startJoined(joinPlan(namespaces, [inside, top]), { mode: 'tar-create' as JoinMode, stdio: ['ignore', 'pipe', 'inherit'], explainer, what });
-    let sinkError: unknown;
+    const joined = await startJoined(joinPlan(namespaces, [inside, top]), { mode: 'tar-create', stdio: ['ignore', 'pipe', 'inherit'], explainer, what });
     const sink = createHostSink(dir);
     const reader = new TarReader(sink, `container ${record.name}:${inside}`);
+    let sinkError: unknown;
     try {
       await readInto(joined.stdout!, reader);
       sink.finish();
     } catch (error) {
       sinkError = error;
+      sink.abort();
       joined.kill('SIGKILL');
     }
-    const failure = await finished(joined, what);
-    if (failure !== undefined) throw copyError(failure, what, record.name, inside);
+    // The helper's own ERR line explains a broken stream best; else the sink's refusal; else its status.
+    const reported = await joined.failure;
+    if (reported !== undefined) throw copyError(reported, what, record.name, inside);
     if (sinkError !== undefined) throw sinkError;
+    const failure = await finished(joined, what);
+    if (failure !== undefined) throw failure;
     return { id: record.id, direction: 'from-container' };
   }
 
@@ -149,7 +153,7 @@ async function readInto(stream: Readable, reader: TarReader): Promise<void> {
  * finish() sets the directories' metadata, deepest first, once their
  * children stopped changing their times.
  */
-export function createHostSink(root: string): TarSink & { finish(): void } {
+export function createHostSink(root: string): TarSink & { finish(): void; abort(): void } {
   let fd: number | undefined;
   let current: TarHeader | undefined;
   const dirs: { target: string; header: TarHeader }[] = [];
@@ -217,9 +221,12 @@ export function createHostSink(root: string): TarSink & { finish(): void } {
         fs.closeSync(file);
       }
     },
-    finish() {
+    abort() {
       if (fd !== undefined) fs.closeSync(fd);
-      fd = undefined;
+      fd = current = undefined;
+    },
+    finish() {
+      this.abort();
       for (const { target, header } of dirs.reverse()) {
         fs.lchownSync(target, header.uid, header.gid);
         fs.chmodSync(target, header.mode & 0o7777);
