@@ -384,6 +384,29 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
     assertGone(id, name);
   });
 
+  test('kill -9 of the CLI during run -d: rm -f of what it left leaves nothing behind', { timeout: 90_000 }, async (t) => {
+    let caught = 0;
+    for (const delay of [150, 250, 300, 350, 400, 450, 500, 600]) {
+      const name = newName();
+      const child = spawn(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, 'run', '-d', '--name', name, '--network', 'none', imageRef, 'sh', '-c', LOOP], {
+        stdio: 'ignore',
+      });
+      const closed = new Promise((resolve) => child.once('close', resolve));
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      child.kill('SIGKILL');
+      await closed;
+      const left = rowOf(name);
+      if (left === undefined) continue;
+      caught++;
+      const removed = await cli(['rm', '-f', name]);
+      assert.equal(removed.status, 0, `delay ${delay}: ${removed.stderr}`);
+      assertGone(left.id, name);
+    }
+    t.diagnostic(`${caught} of 8 CLIs were killed after the row existed`);
+    assert.ok(caught > 0, 'every CLI was killed before it made the row: the test proved nothing');
+    await waitFor('no monitors left', () => ourProcesses().length === 0, 5000);
+  });
+
   test('two rm -f of one running container at once: one removes it, the other gets a clear error', async () => {
     const name = await startLong();
     const id = rowOf(name)!.id;
