@@ -22,10 +22,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { EngineError } from '../common/index.js';
-import { encodeLaunchPlan, type LaunchPlan } from '../runtime/index.js';
 import { cleanEntryPath, TarReader, type TarHeader, type TarSink } from '../snapshot/index.js';
 import { launchFailureOf, startJoined } from '../sys/index.js';
-import { findContainer, namespacesToJoin, runningPid } from './exec.js';
+import { copyPlan, findContainer, namespacesToJoin, runningPid } from './exec.js';
 import type { EngineState } from './state.js';
 import type { CopyRequest, CopyResult } from './types.js';
 
@@ -40,14 +39,6 @@ export function parseCopyArg(arg: string): Side {
   const colon = arg.indexOf(':');
   if (colon <= 0) return { path: arg };
   return { container: arg.slice(0, colon), path: arg.slice(colon + 1) };
-}
-
-function joinPlan(joinNamespaces: LaunchPlan['joinNamespaces'], args: string[]): Buffer {
-  return encodeLaunchPlan({
-    cloneFlags: 0, joinNamespaces, rootfs: '/', rootfsReadonly: false, rootfsPropagation: 0, mounts: [], devices: [], links: [],
-    maskedPaths: [], readonlyPaths: [], sysctls: [], uid: 0, gid: 0, additionalGids: [], umask: 0o022, noNewPrivileges: false,
-    rlimits: [], cwd: '/', args, env: [],
-  });
 }
 
 /** A container path made absolute and normal ('' and relative paths are below /). */
@@ -89,7 +80,7 @@ export async function copyFiles(state: EngineState, request: CopyRequest): Promi
   if (source.container !== undefined) {
     const inside = containerPath(source.path);
     const { dir, top } = hostDestination(destination.path, path.posix.basename(inside) || '.', what);
-    const joined = await startJoined(joinPlan(namespaces, [inside, top]), { mode: 'tar-create', stdio: ['ignore', 'pipe', 'inherit'], explainer, what });
+    const joined = await startJoined(copyPlan(namespaces, [inside, top]), { mode: 'tar-create', stdio: ['ignore', 'pipe', 'inherit'], explainer, what });
     const sink = createHostSink(dir);
     const reader = new TarReader(sink, `container ${record.name}:${inside}`);
     let sinkError: unknown;
@@ -118,8 +109,8 @@ export async function copyFiles(state: EngineState, request: CopyRequest): Promi
   }
   const inside = containerPath(destination.path);
   explainer.step({ topic: 'storage', say: `read ${hostPath} as a tar stream on the host`, call: `tar -c ${hostPath}` });
-  const reading = await startJoined(joinPlan([], [hostPath, path.basename(hostPath)]), { mode: 'tar-create', stdio: ['ignore', 'pipe', 'inherit'], what });
-  const writing = await startJoined(joinPlan(namespaces, [inside]), { mode: 'tar-extract', stdio: ['pipe', 'ignore', 'inherit'], explainer, what });
+  const reading = await startJoined(copyPlan([], [hostPath, path.basename(hostPath)]), { mode: 'tar-create', stdio: ['ignore', 'pipe', 'inherit'], what });
+  const writing = await startJoined(copyPlan(namespaces, [inside]), { mode: 'tar-extract', stdio: ['pipe', 'ignore', 'inherit'], explainer, what });
   writing.stdin!.on('error', () => {}); // EPIPE when the extractor failed: its ERR line says why
   reading.stdout!.pipe(writing.stdin!);
   const [readFailure, writeFailure] = await Promise.all([finished(reading, what), finished(writing, what)]);

@@ -5,7 +5,8 @@
  *   name or id prefix -> the row; it must be running, its pid alive
  *   config.json (the OCI spec written by run) -> user, caps, rlimits, env,
  *     cwd, no_new_privs, seccomp; -u resolved against the container's
- *     /etc/passwd and /etc/group, -e merged over the env, -w replaces the cwd
+ *     /etc/passwd and /etc/group (read from inside it by the join helper),
+ *     -e merged over the env, -w replaces the cwd
  *   /proc/<pid>/ns/* that differ from ours -> JOIN_NS records, user first
  *   /proc/<pid>/cgroup -> the cgroup.procs files the helper's pid is written
  *     into before it reads its plan (its child inherits them)
@@ -18,8 +19,9 @@ import { EngineError, type Explainer } from '../common/index.js';
 import { containers, type ContainerRecord, type Database } from '../db/index.js';
 import { CLONE_FLAGS, detectCgroupLayout, encodeLaunchPlan, planLaunch, type LaunchPlan } from '../runtime/index.js';
 import { compileSeccomp, expandEnvFlag, maskToCaps, mergeEnv, resolveUser, type LinuxNamespaceType, type Spec } from '../spec/index.js';
-import { execFailureStatus, startJoined, type JoinMode } from '../sys/index.js';
-import { boundingCapabilityMask, bundlePaths, readRootfsFile } from './container-fs.js';
+import { TarReader, type TarHeader } from '../snapshot/index.js';
+import { execFailureStatus, launchFailureOf, startJoined, type JoinMode } from '../sys/index.js';
+import { boundingCapabilityMask, bundlePaths } from './container-fs.js';
 import type { EngineState } from './state.js';
 import type { ExecRequest, ExecResult } from './types.js';
 
@@ -126,13 +128,54 @@ export function joinCgroups(files: readonly string[], pid: number, explainer: Ex
   }
 }
 
+/** A plan that only joins namespaces (as root, keeping the engine's capabilities), for the tar modes. */
+export function copyPlan(joinNamespaces: LaunchPlan['joinNamespaces'], args: string[]): Buffer {
+  return encodeLaunchPlan({
+    cloneFlags: 0, joinNamespaces, rootfs: '/', rootfsReadonly: false, rootfsPropagation: 0, mounts: [], devices: [], links: [],
+    maskedPaths: [], readonlyPaths: [], sysctls: [], uid: 0, gid: 0, additionalGids: [], umask: 0o022, noNewPrivileges: false,
+    rlimits: [], cwd: '/', args, env: [],
+  });
+}
+
+const MAX_LINKS = 16;
+
+/**
+ * The text of a regular file as the container sees it (its mount namespace,
+ * its symlinks, its volumes), read by the join helper from inside; undefined
+ * when it does not exist or is not a regular file.
+ */
+export async function readContainerFile(state: EngineState, pid: number, inside: string, what: string): Promise<string | undefined> {
+  const namespaces = namespacesToJoin(pid, ['user', 'mnt']);
+  let file = inside;
+  for (let links = 0; links <= MAX_LINKS; links++) {
+    const joined = await startJoined(copyPlan(namespaces, [file, 'file']), { mode: 'tar-create', stdio: ['ignore', 'pipe', 'ignore'], explainer: state.explainer, what });
+    let header: TarHeader | undefined;
+    const chunks: Buffer[] = [];
+    const reader = new TarReader({ entry: (h) => void (header ??= h), data: (chunk) => void chunks.push(Buffer.from(chunk)), end() {} }, `${what}: ${file}`);
+    for await (const chunk of joined.stdout!) reader.push(chunk as Buffer);
+    const failure = await joined.failure;
+    if (failure !== undefined) {
+      const errno = launchFailureOf(failure)?.errnoName;
+      if (errno === 'ENOENT' || errno === 'ENOTDIR') return undefined;
+      throw failure;
+    }
+    reader.finish();
+    if (header?.kind === 'symlink') {
+      file = path.posix.resolve(path.posix.dirname(file), header.linkname);
+      continue;
+    }
+    return header?.kind === 'file' ? Buffer.concat(chunks).toString('utf8') : undefined;
+  }
+  throw new EngineError('INVALID_ARGUMENT', `${what}: ${inside}: too many levels of symbolic links`);
+}
+
 /** The join plan of an exec: the container's process settings with the request's changes. */
-function planExec(state: EngineState, record: ContainerRecord, spec: Spec, pid: number, request: ExecRequest): LaunchPlan {
+async function planExec(state: EngineState, record: ContainerRecord, spec: Spec, pid: number, request: ExecRequest): Promise<LaunchPlan> {
   const what = `exec in ${record.name}`;
   const proc = { ...spec.process, args: request.command, user: { ...spec.process.user } };
   if (request.user !== undefined && request.user !== '') {
-    const rootfs = bundlePaths(state.paths.containers, record.id).rootfs;
-    const files = { passwd: readRootfsFile(rootfs, '/etc/passwd'), group: readRootfsFile(rootfs, '/etc/group') };
+    // Read from inside the container, so that no symlink it holds can point the engine at a host file.
+    const files = { passwd: await readContainerFile(state, pid, '/etc/passwd', what), group: await readContainerFile(state, pid, '/etc/group', what) };
     const user = resolveUser(request.user, files);
     proc.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, ...(spec.process.user.umask === undefined ? {} : { umask: spec.process.user.umask }) };
   }
@@ -167,7 +210,7 @@ export async function execInContainer(state: EngineState, request: ExecRequest):
   const what = `exec in ${record.name}`;
   const pid = runningPid(record, what);
   const spec = readSpec(state, record, what);
-  const plan = planExec(state, record, spec, pid, request);
+  const plan = await planExec(state, record, spec, pid, request);
   const cgroups = cgroupProcsFiles(pid);
   const mode: JoinMode = request.detach === true ? 'exec-detach' : 'exec';
   const stdio = request.detach === true ? (['ignore', 'ignore', 'ignore'] as const) : (request.stdio ?? ['inherit', 'inherit', 'inherit']);

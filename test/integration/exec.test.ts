@@ -137,6 +137,15 @@ describe('exec and cp', { skip }, () => {
     assert.ok(app, 'the test image has a user app');
     assert.match((await exec(['-u', 'app', name, 'id'])).stdout, /^uid=1000\(app\) gid=1000\(app\)/);
     assert.match((await exec(['-u', '1234:55', name, 'id'])).stdout, /^uid=1234 gid=55/);
+    // /etc/passwd is read inside the container: its own symlinks are followed there.
+    await exec([name, 'sh', '-c', 'mv /etc/passwd /etc/passwd.real && ln -s passwd.real /etc/passwd']);
+    try {
+      assert.match((await exec(['-u', 'app', name, 'id'])).stdout, /^uid=1000\(app\) gid=1000\(app\) groups=1001\(extra\)/);
+    } finally {
+      await exec([name, 'sh', '-c', 'rm /etc/passwd && mv /etc/passwd.real /etc/passwd']);
+    }
+    const unknown = await exec(['-u', 'nobody-here', name, 'id'], 125);
+    assert.match(unknown.stderr, /unable to find user nobody-here/);
     const env = (await exec(['-e', 'FOO=bar', '-e', 'EMPTY=', name, 'env'])).stdout.split('\n');
     assert.ok(env.includes('FOO=bar') && env.includes('EMPTY='), env.join('\n'));
     assert.ok(env.some((line) => line.startsWith('PATH=')), 'the container\'s PATH is kept');
