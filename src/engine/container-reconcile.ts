@@ -24,6 +24,7 @@ import { containers, type ContainerRecord } from '../db/index.js';
 import { createCgroupManager, DEFAULT_CGROUP_PARENT, readExitFile, readStartFile } from '../runtime/index.js';
 import { isMonitorAlive, readMonitorPid } from '../sys/index.js';
 import { bundlePaths, removeEmptyCgroups, unmountBelow, type BundlePaths } from './container-fs.js';
+import { startLockHolder } from './container-lock.js';
 import { detachNetworks } from './network.js';
 import { releaseContainerVolumes } from './volumes.js';
 import type { EngineState } from './state.js';
@@ -72,6 +73,7 @@ export function hasMonitor(state: EngineState, id: string): boolean {
 
 /** The row brought up to date with the monitor's files (see the top of this file). */
 export async function reconcileContainer(state: EngineState, record: ContainerRecord): Promise<ContainerRecord> {
+  if (record.state === 'created' || record.state === 'exited') return adoptOrphan(state, record);
   if (record.state !== 'running' && record.state !== 'paused') return record;
   const runDir = runDirOf(state, record.id);
   const monitorPid = readMonitorPid(runDir);
@@ -95,6 +97,34 @@ export async function reconcileContainer(state: EngineState, record: ContainerRe
   }
   const started = readStartFile(runDir);
   return started === undefined ? record : { ...record, pid: started.pid };
+}
+
+/**
+ * A CLI killed between launching a container and recording it leaves a
+ * live monitor behind a row that says created or exited. With no starter
+ * holding the start lock any more, the row is brought up to date: running.
+ */
+function adoptOrphan(state: EngineState, record: ContainerRecord): ContainerRecord {
+  const runDir = runDirOf(state, record.id);
+  const monitorPid = readMonitorPid(runDir);
+  if (monitorPid === undefined || startLockHolder(runDir) !== undefined) return record;
+  if (!isMonitorAlive(monitorPid, runDir) || readExitFile(runDir) !== undefined) return record;
+  const started = readStartFile(runDir);
+  if (started === undefined || startLockHolder(runDir) !== undefined) return record;
+  try {
+    return containers.setState(state.db(), record.id, {
+      to: 'running',
+      from: [record.state],
+      pid: started.pid,
+      exitCode: null,
+      error: null,
+      oomKilled: false,
+      startedAt: started.startedAt,
+      finishedAt: null,
+    });
+  } catch {
+    return containers.getContainer(state.db(), record.id) ?? record;
+  }
 }
 
 interface Ending {

@@ -20,6 +20,7 @@ import { compileSeccomp, type Spec } from '../spec/index.js';
 import { checkRestartPolicy, execFailureStatus, isMonitorAlive, readMonitorPid, requestMonitorStop, startDetached } from '../sys/index.js';
 import { mountRootfs, mountsBelow } from './container-fs.js';
 import { publishedPorts } from './container-options.js';
+import { takeStartLock } from './container-lock.js';
 import { bundleOf, logPathOf, releaseContainer, runDirOf } from './container-reconcile.js';
 import { connectContainer, planRunNetwork } from './network.js';
 import { resolveImage } from './resolve-image.js';
@@ -155,29 +156,6 @@ export async function startDetachedContainer(state: EngineState, record: Contain
   } finally {
     unlock();
   }
-}
-
-/**
- * One starter at a time per container: a lock file holding the starter's
- * pid, taken with O_EXCL. A lock whose process is gone (a killed CLI) is stale
- * and taken over.
- */
-function takeStartLock(runDir: string, id: string): () => void {
-  const file = path.join(runDir, 'start.lock');
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      return () => fs.rmSync(file, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = Number(fs.readFileSync(file, 'utf8').trim() || '0');
-    if (holder > 0 && holder !== process.pid && fs.existsSync(`/proc/${holder}`)) {
-      throw new EngineError('CONFLICT', `start container ${shortId(id)}: another process (${holder}) is starting it`);
-    }
-    fs.rmSync(file, { force: true });
-  }
-  throw new EngineError('CONFLICT', `start container ${shortId(id)}: could not take the start lock`);
 }
 
 async function createCgroup(cgroup: CgroupManagerWithParent, resources: Spec['linux']['resources']): Promise<void> {

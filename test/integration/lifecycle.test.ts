@@ -398,6 +398,12 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
       const left = rowOf(name);
       if (left === undefined) continue;
       caught++;
+      // A container whose monitor lives is running, whatever moment the CLI died at.
+      const monitorFile = path.join(root.runRoot, left.id, 'monitor.pid');
+      const monitor = fs.existsSync(monitorFile) ? Number(fs.readFileSync(monitorFile, 'utf8')) : 0;
+      const [seen] = JSON.parse(ok(await cli(['inspect', name]), 'inspect').stdout);
+      const monitorAlive = monitor > 0 && fs.existsSync(`/proc/${monitor}/cmdline`) && fs.readFileSync(`/proc/${monitor}/cmdline`, 'utf8').includes('--detach');
+      if (monitorAlive && !fs.existsSync(path.join(root.runRoot, left.id, 'exit'))) assert.equal(seen.State.Status, 'running', `delay ${delay}`);
       const removed = await cli(['rm', '-f', name]);
       assert.equal(removed.status, 0, `delay ${delay}: ${removed.stderr}`);
       assertGone(left.id, name);
