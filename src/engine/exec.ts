@@ -224,7 +224,9 @@ export async function execInContainer(state: EngineState, request: ExecRequest):
       onSpawn: (helper) => joinCgroups(cgroups, helper, state.explainer, what),
     });
   } catch (error) {
-    const status = execFailureStatus(error);
+    // Docker: 127 when the command is not found; 126 for any other failure of the process after the join (chdir, setresuid, ...).
+    const step = launchFailureOf(error)?.step;
+    const status = execFailureStatus(error) ?? (step !== undefined && step !== 'plan' && step !== 'setns' && step !== 'fork' ? 126 : undefined);
     if (status !== undefined && error instanceof EngineError) return { id: record.id, pid: 0, exitCode: status, error };
     throw error;
   }

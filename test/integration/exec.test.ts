@@ -158,6 +158,8 @@ describe('exec and cp', { skip }, () => {
     assert.match(missing.stderr, /exec: "nosuch": executable file not found in \$PATH/);
     const directory = await exec([name, '/etc'], 126);
     assert.match(directory.stderr, /permission denied/);
+    const nowhere = await exec(['-w', '/no/such/dir', name, 'true'], 126);
+    assert.match(nowhere.stderr, /chdir: \/no\/such\/dir: no such file or directory/i);
   });
 
   test('capabilities, seccomp and cgroups are the container\'s', async () => {
