@@ -170,6 +170,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '-h, --hostname <name>', description: 'the container\'s hostname (default: its short id)' },
       { flags: '-d, --detach', description: 'run it in the background under its monitor and print its id' },
       { flags: '--restart <policy>', description: 'no, on-failure[:N], always or unless-stopped (detached containers; the monitor restarts them)' },
+      { flags: '--stop-signal <signal>', description: 'signal stop sends first (default: the image\'s StopSignal, or SIGTERM)' },
+      { flags: '--stop-timeout <seconds>', description: 'seconds stop waits before SIGKILL (default 10)' },
       { flags: '--rm', description: 'remove the container and its files when it ends' },
       { flags: '--read-only', description: 'mount the root file system read-only' },
       { flags: '-i, --interactive', description: 'keep standard input attached' },

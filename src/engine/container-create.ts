@@ -7,6 +7,7 @@ import { EngineError } from '../common/index.js';
 import { checkRestartPolicy, execFailureStatus } from '../sys/index.js';
 import { lookupContainer } from './container-reconcile.js';
 import { startDetachedContainer } from './container-start.js';
+import { parseSignal } from './container-stop.js';
 import { removeContainer } from './containers.js';
 import { runContainer } from './run.js';
 import type { EngineState } from './state.js';
@@ -18,6 +19,10 @@ const BUILT_IN_RUNTIMES = new Set(['', 'didactic', 'didactic-container', 'builti
 function checkDetachedRequest(request: RunRequest, verb: string): void {
   if (!BUILT_IN_RUNTIMES.has(request.runtime ?? '')) {
     throw new EngineError('NOT_IMPLEMENTED', `${verb}: detached containers run only with the built-in runtime, not ${request.runtime}`);
+  }
+  if (request.stopSignal !== undefined) parseSignal(request.stopSignal);
+  if (request.stopTimeout !== undefined && !Number.isInteger(request.stopTimeout)) {
+    throw new EngineError('INVALID_ARGUMENT', `invalid --stop-timeout: ${request.stopTimeout}`);
   }
   if (request.restart !== undefined) {
     checkRestartPolicy(request.restart);

@@ -9,7 +9,7 @@ import { containers, images, type ContainerRecord } from '../db/index.js';
 import { readExitFile, readStartFile } from '../runtime/index.js';
 import type { ImageRunConfig, Spec } from '../spec/index.js';
 import type { ContainerInspect, ContainerSummary, ListContainersOptions } from './container-types.js';
-import { bundleOf, logPathOf, reconcileContainer, runDirOf } from './container-reconcile.js';
+import { bundleOf, isRestarting, logPathOf, reconcileContainer, runDirOf } from './container-reconcile.js';
 import { intentOf, readSpec } from './container-start.js';
 import { stopSignalOf } from './container-stop.js';
 import { networkSettingsOf } from './network.js';
@@ -82,6 +82,7 @@ function portsText(state: EngineState, id: string): string {
 
 function summarize(state: EngineState, record: ContainerRecord, spec: Spec | undefined): ContainerSummary {
   const args = spec?.process.args ?? intentOf(record).command ?? [];
+  const restarting = isRestarting(state, record);
   return {
     Id: record.id,
     Names: [record.name],
@@ -89,8 +90,8 @@ function summarize(state: EngineState, record: ContainerRecord, spec: Spec | und
     ImageID: record.imageId ?? '',
     Command: args.join(' '),
     Created: record.createdAt,
-    State: dockerState(record),
-    Status: statusText(record),
+    State: restarting ? 'restarting' : dockerState(record),
+    Status: restarting ? 'Restarting' : statusText(record),
     Ports: record.state === 'running' || record.state === 'paused' ? portsText(state, record.id) : '',
     StartedAt: record.startedAt,
     FinishedAt: record.finishedAt,
@@ -138,8 +139,8 @@ export async function listContainerSummaries(state: EngineState, options: ListCo
   const result: ContainerSummary[] = [];
   for (const row of containers.listContainers(state.db())) {
     const record = await reconcileContainer(state, row);
-    const docker = dockerState(record);
-    if (!all && docker !== 'running' && docker !== 'paused') continue;
+    const docker = isRestarting(state, record) ? 'restarting' : dockerState(record);
+    if (!all && docker !== 'running' && docker !== 'paused' && docker !== 'restarting') continue;
     const statuses = filters.get('status');
     if (statuses !== undefined && !statuses.includes(docker)) continue;
     const names = filters.get('name');
@@ -175,6 +176,7 @@ export function inspectRecord(state: EngineState, record: ContainerRecord): Cont
     // Unreadable monitor files: no count to show.
   }
   const up = record.state === 'running' || record.state === 'paused';
+  const restarting = isRestarting(state, record);
   const resources = spec?.linux.resources;
   const command = intent.command !== undefined && intent.command.length > 0 ? intent.command : intent.entrypoint !== undefined ? null : image.Cmd ?? null;
   const entrypoint = intent.entrypoint !== undefined ? (intent.entrypoint === '' ? null : [intent.entrypoint]) : image.Entrypoint ?? null;
@@ -184,10 +186,10 @@ export function inspectRecord(state: EngineState, record: ContainerRecord): Cont
     Path: args[0] ?? '',
     Args: args.slice(1),
     State: {
-      Status: dockerState(record),
+      Status: restarting ? 'restarting' : dockerState(record),
       Running: up,
       Paused: record.state === 'paused',
-      Restarting: false,
+      Restarting: restarting,
       OOMKilled: record.oomKilled,
       Dead: record.state === 'dead',
       Pid: up ? record.pid ?? 0 : 0,

@@ -71,6 +71,22 @@ export function hasMonitor(state: EngineState, id: string): boolean {
   return readMonitorPid(runDirOf(state, id)) !== undefined;
 }
 
+/**
+ * Whether a running container is between two runs: its monitor lives but the
+ * process it last started is gone (a restart policy's back-off).
+ */
+export function isRestarting(state: EngineState, record: ContainerRecord): boolean {
+  if (record.state !== 'running') return false;
+  const runDir = runDirOf(state, record.id);
+  if (readMonitorPid(runDir) === undefined) return false;
+  try {
+    const started = readStartFile(runDir);
+    return started !== undefined && !processAlive(started.pid) && readExitFile(runDir) === undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** The row brought up to date with the monitor's files (see the top of this file). */
 export async function reconcileContainer(state: EngineState, record: ContainerRecord): Promise<ContainerRecord> {
   if (record.state === 'created' || record.state === 'exited') return adoptOrphan(state, record);

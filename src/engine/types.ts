@@ -151,6 +151,10 @@ export interface RunRequest {
   forwardSignals?: ((forward: (signal: NodeJS.Signals) => void) => () => void) | undefined;
   /** --restart no|always|unless-stopped|on-failure[:N]: carried out by the monitor of a detached container. */
   restart?: string | undefined;
+  /** --stop-signal: what `stop` sends first (default the image's StopSignal, else SIGTERM). */
+  stopSignal?: string | undefined;
+  /** --stop-timeout: seconds `stop` waits before SIGKILL (default 10). */
+  stopTimeout?: number | undefined;
   /** Accepted options that have no effect here. */
   onWarning?: ((message: string) => void) | undefined;
 }

@@ -362,6 +362,27 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
     assert.equal(ok(await cli(['logs', restarting]), 'logs').stdout, 'attempt\nattempt\nattempt\n');
   });
 
+  test('--stop-signal is what stop sends; --restart always shows Restarting between runs and stop ends it', { timeout: 60_000 }, async () => {
+    const name = newName();
+    ok(await cli(['run', '-d', '--name', name, '--network', 'none', '--stop-signal', 'USR1', imageRef, 'sh', '-c', 'trap "exit 9" USR1; while :; do sleep 0.1; done']), 'run -d');
+    ok(await cli(['stop', name]), 'stop');
+    const [stopped] = JSON.parse(ok(await cli(['inspect', name]), 'inspect').stdout);
+    assert.equal(stopped.State.ExitCode, 9);
+    assert.equal(stopped.Config.StopSignal, 'USR1');
+
+    const always = newName();
+    ok(await cli(['run', '-d', '--name', always, '--network', 'none', '--restart', 'always', imageRef, 'sh', '-c', 'exit 1']), 'run -d');
+    const seen = await waitFor('a Restarting status', async () => {
+      const [info] = JSON.parse(ok(await cli(['inspect', always]), 'inspect').stdout);
+      return info.State.Restarting === true ? info : undefined;
+    }, 20_000);
+    assert.equal(seen.State.Status, 'restarting');
+    ok(await cli(['stop', always]), 'stop');
+    const [ended] = JSON.parse(ok(await cli(['inspect', always]), 'inspect').stdout);
+    assert.equal(ended.State.Status, 'exited');
+    assert.ok(ended.RestartCount >= 1, `RestartCount ${ended.RestartCount}`);
+  });
+
   test('run -d --rm: the container is removed once it is seen ended', async () => {
     const name = newName();
     const id = ok(await cli(['run', '-d', '--rm', '--name', name, '--network', 'none', imageRef, 'sh', '-c', 'exit 2']), 'run -d --rm').stdout.trim();

@@ -62,6 +62,8 @@ export function runRequestOf(ctx: CommandContext, operands: string[], options: R
       };
     },
     restart: text(options.restart),
+    stopSignal: text(options.stopSignal),
+    stopTimeout: options.stopTimeout === undefined ? undefined : Number(options.stopTimeout),
     onWarning: (message) => ctx.output.err(`WARNING: ${message}`),
   };
   return request;
