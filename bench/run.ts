@@ -36,6 +36,7 @@ const TAG = 'didactic-bench/busybox:latest';
 const DOCKER_BRIDGE_CIDR = '172.31.254.1/24';
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const PODMAN_IPAM = '/var/lib/cni/networks/podman';
+const DOCKER_PLUGINS_RUN = '/run/docker'; // dockerd makes /run/docker/plugins whatever its --exec-root
 
 // ---------------------------------------------------------------- arguments
 
@@ -425,6 +426,7 @@ async function main(): Promise<void> {
   const linksBefore = links();
   const cgroupsBefore = cgroupTops();
   const podmanIpamBefore = fs.existsSync(PODMAN_IPAM);
+  const dockerRunBefore = fs.existsSync(DOCKER_PLUGINS_RUN);
   const bench: Bench = { dir: fs.mkdtempSync(path.join(os.tmpdir(), 'dctr-bench-run-')), contenders: [], cleanups: [] };
   let interrupted = false;
   const onSignal = () => {
@@ -542,6 +544,9 @@ async function main(): Promise<void> {
     // podman's host-local IPAM store for its default network, when this run made it and holds no address.
     if (!podmanIpamBefore && safeList(PODMAN_IPAM).every((name) => name === 'lock' || name.startsWith('last_reserved_ip'))) {
       fs.rmSync(PODMAN_IPAM, { recursive: true, force: true });
+    }
+    if (!dockerRunBefore && safeList(DOCKER_PLUGINS_RUN).every((name) => name === 'plugins') && safeList(path.join(DOCKER_PLUGINS_RUN, 'plugins')).length === 0) {
+      fs.rmSync(DOCKER_PLUGINS_RUN, { recursive: true, force: true });
     }
     const left = unmountBelow(bench.dir);
     if (left.length > 0) log(`cleanup: detached ${left.length} mount(s) left below ${bench.dir}`);
