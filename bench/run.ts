@@ -36,7 +36,8 @@ const TAG = 'didactic-bench/busybox:latest';
 const DOCKER_BRIDGE_CIDR = '172.31.254.1/24';
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const PODMAN_IPAM = '/var/lib/cni/networks/podman';
-const DOCKER_PLUGINS_RUN = '/run/docker'; // dockerd makes /run/docker/plugins whatever its --exec-root
+/** What dockerd and its containerd make outside their roots, whatever the flags; removed when a run made them. */
+const DOCKER_OUTSIDE = ['/run/docker', '/run/containerd', '/etc/docker/key.json'];
 
 // ---------------------------------------------------------------- arguments
 
@@ -113,6 +114,13 @@ function safeList(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** A file, or a directory holding nothing but (nested) empty directories. */
+function onlyEmptyDirs(file: string): boolean {
+  const stat = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (stat === undefined || !stat.isDirectory()) return stat !== undefined;
+  return safeList(file).every((name) => fs.lstatSync(path.join(file, name), { throwIfNoEntry: false })?.isDirectory() === true && onlyEmptyDirs(path.join(file, name)));
 }
 
 /** Removes the empty cgroup dir `name` below every hierarchy, deepest first. */
@@ -426,7 +434,7 @@ async function main(): Promise<void> {
   const linksBefore = links();
   const cgroupsBefore = cgroupTops();
   const podmanIpamBefore = fs.existsSync(PODMAN_IPAM);
-  const dockerRunBefore = fs.existsSync(DOCKER_PLUGINS_RUN);
+  const dockerOutsideBefore = DOCKER_OUTSIDE.filter((file) => fs.existsSync(file));
   const bench: Bench = { dir: fs.mkdtempSync(path.join(os.tmpdir(), 'dctr-bench-run-')), contenders: [], cleanups: [] };
   let interrupted = false;
   const onSignal = () => {
@@ -545,9 +553,8 @@ async function main(): Promise<void> {
     if (!podmanIpamBefore && safeList(PODMAN_IPAM).every((name) => name === 'lock' || name.startsWith('last_reserved_ip'))) {
       fs.rmSync(PODMAN_IPAM, { recursive: true, force: true });
     }
-    if (!dockerRunBefore && safeList(DOCKER_PLUGINS_RUN).every((name) => name === 'plugins') && safeList(path.join(DOCKER_PLUGINS_RUN, 'plugins')).length === 0) {
-      fs.rmSync(DOCKER_PLUGINS_RUN, { recursive: true, force: true });
-    }
+    // Directories only when nothing but empty directories is left in them (/run/docker/plugins, /run/containerd/s).
+    for (const file of DOCKER_OUTSIDE) if (!dockerOutsideBefore.includes(file) && fs.existsSync(file) && onlyEmptyDirs(file)) fs.rmSync(file, { recursive: true, force: true });
     const left = unmountBelow(bench.dir);
     if (left.length > 0) log(`cleanup: detached ${left.length} mount(s) left below ${bench.dir}`);
     fs.rmSync(bench.dir, { recursive: true, force: true, maxRetries: 3 });
