@@ -228,7 +228,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     shortcuts: ['inspect'],
     summary: 'Show containers (or, at the top level, images) as JSON, Docker\'s shape',
     args: ['<container...>'],
-    options: [FORMAT],
+    options: [{ flags: '-f, --format <format>', description: 'json, or a template of fields such as {{.State.Pid}} or {{json .Config.Env}}' }],
     load: () => import('./commands/container-inspect.js'),
   },
   {

@@ -181,6 +181,7 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
     assert.equal(info.Config.Image, imageRef);
     assert.equal(info.HostConfig.NetworkMode, 'none');
     assert.ok(fs.existsSync(`/proc/${info.State.Pid}`), 'the pid of inspect is not a live process');
+    assert.equal(ok(await cli(['inspect', '-f', '{{.State.Pid}} {{.State.Status}}', name]), 'inspect -f').stdout, `${info.State.Pid} running\n`);
 
     await waitFor('the log line', async () => (await cli(['logs', name])).stdout.includes('started\n'));
     const stamped = ok(await cli(['logs', '-t', '--tail', '1', name]), 'logs -t');

@@ -13,3 +13,13 @@ test('binarySize uses binary units', () => {
   assert.equal(binarySize(1536), '1.5KiB');
   assert.equal(binarySize(32 * 1024 * 1024), '32MiB');
 });
+
+test('inspect templates fill fields, json of fields, and say <no value> for missing ones', async () => {
+  const { renderTemplate } = await import('./container-inspect.js');
+  const info = { State: { Pid: 42, Status: 'running' }, Config: { Env: ['A=1', 'B=2'] }, Name: '/x' };
+  assert.equal(renderTemplate('{{.State.Pid}}', info), '42');
+  assert.equal(renderTemplate('{{ .Name }} is {{.State.Status}}', info), '/x is running');
+  assert.equal(renderTemplate('{{json .Config.Env}}', info), '["A=1","B=2"]');
+  assert.equal(renderTemplate('{{.Config.Env}}', info), '[A=1 B=2]');
+  assert.equal(renderTemplate('{{.Nope.Deeper}}', info), '<no value>');
+});
