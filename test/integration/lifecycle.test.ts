@@ -9,7 +9,7 @@
  */
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,6 +131,22 @@ async function waitFor<T>(what: string, probe: () => T | undefined | false | Pro
   }
 }
 
+/** The bridge devices of this root's networks outlive it unless deleted. */
+function removeBridges(): void {
+  try {
+    const db = openDatabase(path.join(root.root, 'db.sqlite'));
+    try {
+      for (const bridge of db.prepare('SELECT bridge FROM networks').pluck().all() as string[]) {
+        if (fs.existsSync(`/sys/class/net/${bridge}`)) spawnSync('ip', ['link', 'del', bridge]);
+      }
+    } finally {
+      db.close();
+    }
+  } catch {
+    // No database: no networks.
+  }
+}
+
 /** Nothing of the removed container is left anywhere. */
 function assertGone(id: string, name: string): void {
   assert.equal(rowOf(name), undefined, `row of ${name} left`);
@@ -160,6 +176,7 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
       assert.deepEqual(cgroupDirs().filter((dir) => seenIds.has(path.basename(dir))), [], 'cgroups left');
     } finally {
       for (const pid of ourProcesses()) process.kill(pid, 'SIGKILL');
+      removeBridges();
       root?.dispose();
     }
   });
@@ -389,6 +406,28 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
     const id = ok(await cli(['run', '-d', '--rm', '--name', name, '--network', 'none', imageRef, 'sh', '-c', 'exit 2']), 'run -d --rm').stdout.trim();
     assert.equal(ok(await cli(['wait', name]), 'wait').stdout, '2\n');
     assertGone(id, name);
+  });
+
+  test('on the default bridge: a published port answers, survives restart, and rm -f takes the container off the network', { timeout: 60_000 }, async () => {
+    const name = newName();
+    ok(await cli(['run', '-d', '--name', name, '-p', '8080', imageRef, 'sh', '-c', 'echo hello-from-web > /tmp/index.html; exec httpd -f -p 8080 -h /tmp']), 'run -d');
+    const id = rowOf(name)!.id;
+    const portOf = async () => {
+      const [info] = JSON.parse(ok(await cli(['inspect', name]), 'inspect').stdout);
+      return Number(info.NetworkSettings.Ports['8080/tcp'][0].HostPort);
+    };
+    const get = async (port: number) => (await fetch(`http://127.0.0.1:${port}/index.html`)).text();
+    const port = await portOf();
+    assert.match(ok(await cli(['ps', '--filter', `name=${name}`]), 'ps').stdout, new RegExp(`0\\.0\\.0\\.0:${port}->8080/tcp`));
+    assert.equal(await waitFor('httpd', () => get(port).catch(() => undefined)), 'hello-from-web\n');
+    ok(await cli(['restart', '-t', '1', name]), 'restart');
+    const again = await portOf();
+    assert.equal(await waitFor('httpd after restart', () => get(again).catch(() => undefined)), 'hello-from-web\n');
+    ok(await cli(['rm', '-f', name]), 'rm -f');
+    assertGone(id, name);
+    const networks = JSON.parse(ok(await cli(['network', 'inspect', 'bridge']), 'network inspect').stdout);
+    assert.deepEqual(networks[0].Containers, {}, 'still attached to the bridge');
+    await assert.rejects(get(again), 'the published port still answers');
   });
 
   test('kill -9 of the monitor: exited with "monitor lost"; rm -f cleans up', async () => {
