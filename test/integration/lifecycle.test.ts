@@ -488,6 +488,25 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
     assertGone(id, name);
   });
 
+  test('stop and rm -f of one container at once; a paused container stops and is removed', { timeout: 60_000 }, async () => {
+    const name = await startLong();
+    const id = rowOf(name)!.id;
+    const [stopped, removed] = await Promise.all([cli(['stop', '-t', '5', name]), cli(['rm', '-f', name])]);
+    assert.equal(removed.status, 0, removed.stderr);
+    assert.ok(stopped.status === 0 || /No such container|already in progress/.test(stopped.stderr), JSON.stringify(stopped));
+    assertGone(id, name);
+
+    const paused = await startLong();
+    const pausedId = rowOf(paused)!.id;
+    ok(await cli(['pause', paused]), 'pause');
+    ok(await cli(['stop', '-t', '5', paused]), 'stop of a paused container');
+    assert.equal(JSON.parse(ok(await cli(['inspect', paused]), 'inspect').stdout)[0].State.ExitCode, 7);
+    ok(await cli(['start', paused]), 'start');
+    ok(await cli(['pause', paused]), 'pause');
+    ok(await cli(['rm', '-f', paused]), 'rm -f of a paused container');
+    assertGone(pausedId, paused);
+  });
+
   test('twenty containers started and removed concurrently by separate CLIs leave nothing behind', { timeout: 240_000 }, async () => {
     const names = Array.from({ length: 20 }, () => newName());
     const started = await Promise.all(names.map((name) => cli(['run', '-d', '--name', name, '--network', 'none', imageRef, 'sh', '-c', LOOP])));
