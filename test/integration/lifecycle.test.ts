@@ -268,7 +268,7 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
     const unknown = await cli(['rm', 'no-such-container']);
     assert.equal(unknown.status, 1);
     assert.match(unknown.stderr, /No such container: no-such-container/);
-    for (const verb of ['stop', 'kill', 'inspect']) {
+    for (const verb of ['stop', 'kill', 'inspect', 'start', 'wait', 'pause', 'logs', 'top']) {
       const result = await cli([verb, 'no-such-container']);
       assert.equal(result.status, 1, `${verb}: ${result.stderr}`);
       assert.match(result.stderr, /No such container: no-such-container/);

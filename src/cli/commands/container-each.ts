@@ -47,3 +47,13 @@ export function count(value: unknown, flag: string): number | undefined {
   if (typeof value !== 'string' || !/^-?\d+$/.test(value)) throw new Error(`invalid value for ${flag}: ${String(value)}`);
   return Number(value);
 }
+
+/** Docker's way for one container: what the engine refuses is reported and exits 1 (125 is for the CLI's own failures). */
+export async function oneContainer(ctx: CommandContext, verb: () => Promise<number>): Promise<number> {
+  try {
+    return await verb();
+  } catch (error) {
+    ctx.output.err(`Error response from daemon: ${(error as Error).message}`);
+    return 1;
+  }
+}

@@ -1,6 +1,6 @@
 /** `logs [-f] [--tail N] [-t] [--since T] [--until T] CONTAINER`: stdout to stdout, stderr to stderr. */
 import type { CommandContext } from '../context.js';
-import { text } from './container-each.js';
+import { oneContainer, text } from './container-each.js';
 
 export async function run(ctx: CommandContext, operands: string[], options: Record<string, unknown>): Promise<number> {
   const tailText = text(options.tail);
@@ -13,18 +13,20 @@ export async function run(ctx: CommandContext, operands: string[], options: Reco
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
   try {
-    for await (const chunk of engine.containerLogs(operands[0]!, {
-      follow: options.follow === true,
-      timestamps: options.timestamps === true,
-      signal: controller.signal,
-      ...(tail === undefined ? {} : { tail }),
-      ...(since === undefined ? {} : { since }),
-      ...(until === undefined ? {} : { until }),
-    })) {
-      (chunk.stream === 'stderr' ? process.stderr : process.stdout).write(chunk.text);
-    }
+    return await oneContainer(ctx, async () => {
+      for await (const chunk of engine.containerLogs(operands[0]!, {
+        follow: options.follow === true,
+        timestamps: options.timestamps === true,
+        signal: controller.signal,
+        ...(tail === undefined ? {} : { tail }),
+        ...(since === undefined ? {} : { since }),
+        ...(until === undefined ? {} : { until }),
+      })) {
+        (chunk.stream === 'stderr' ? process.stderr : process.stdout).write(chunk.text);
+      }
+      return 0;
+    });
   } finally {
     process.off('SIGINT', stop);
   }
-  return 0;
 }
