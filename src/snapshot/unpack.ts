@@ -9,7 +9,16 @@ import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { pipeline, Readable, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import { DecompressStream } from 'zstd-napi';
+import { createRequire } from 'node:module';
+
+type ZstdModule = typeof import('zstd-napi');
+let zstd: ZstdModule | undefined;
+
+/** zstd-napi's native addon, loaded the first time a zstd layer arrives. */
+function zstdModule(): ZstdModule {
+  zstd ??= createRequire(import.meta.url)('zstd-napi') as ZstdModule;
+  return zstd;
+}
 import { EngineError, type Digest } from '../common/index.js';
 import { nativeConstants, sys, type NativeSys } from '../sys/index.js';
 import { createLayerApplier, type ApplierDeps } from './apply.js';
@@ -85,7 +94,7 @@ export async function unpackLayer(input: Readable, targetDir: string, options: U
   let decompressor: Transform | undefined;
   let output: Readable = raw;
   if (compression !== 'none') {
-    decompressor = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 256 * 1024, readableHighWaterMark: 4 << 20 } as zlib.ZlibOptions) : new DecompressStream();
+    decompressor = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 256 * 1024, readableHighWaterMark: 4 << 20 } as zlib.ZlibOptions) : new (zstdModule().DecompressStream)();
     output = pipeline(raw, decompressor, () => {
       // Errors surface through the iteration below.
     });
