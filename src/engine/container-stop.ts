@@ -83,6 +83,14 @@ async function killHard(state: EngineState, record: ContainerRecord): Promise<Co
   return after;
 }
 
+/** A detached container's monitor is told the end is wanted, so its restart policy does not bring it back. */
+function tellMonitor(state: EngineState, record: ContainerRecord): void {
+  if (!hasMonitor(state, record.id)) return;
+  const runDir = runDirOf(state, record.id);
+  state.explainer.step({ topic: 'process', say: `tell the container's monitor not to restart it`, call: `write ${runDir}/stop; kill(monitor, SIGUSR1)` });
+  requestMonitorStop(runDir);
+}
+
 /**
  * Stops a container: the monitor is told not to restart it, the stop
  * signal goes to its first process, and after `timeout` seconds whatever
@@ -93,7 +101,7 @@ export async function stopContainer(state: EngineState, nameOrId: string, option
   if (!isUp(record)) return record;
   const signal = parseSignal(options.signal ?? stopSignalOf(state, record));
   const timeout = options.timeout ?? intentOf(record).stopTimeout ?? DEFAULT_STOP_TIMEOUT;
-  if (hasMonitor(state, record.id)) requestMonitorStop(runDirOf(state, record.id));
+  tellMonitor(state, record);
   state.explainer.step({ topic: 'process', say: `ask the container's first process to stop with ${signal.name}, SIGKILL after ${timeout}s`, call: `kill(${record.pid}, ${signal.name})` });
   signalPid(record.pid, signal.number);
   if (record.state === 'paused') await createCgroupManager({ name: record.id, explainer: state.explainer }).thaw().catch(() => undefined);
@@ -105,7 +113,7 @@ export async function stopContainer(state: EngineState, nameOrId: string, option
 
 /** Ends a container now for rm -f: no restart, SIGKILL to its cgroup, wait for the end. */
 export async function forceDown(state: EngineState, record: ContainerRecord): Promise<ContainerRecord | undefined> {
-  if (hasMonitor(state, record.id)) requestMonitorStop(runDirOf(state, record.id));
+  tellMonitor(state, record);
   return killHard(state, record);
 }
 

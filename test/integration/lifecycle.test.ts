@@ -226,8 +226,10 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
     ok(await cli(['unpause', name]), 'unpause');
     assert.equal(JSON.parse(ok(await cli(['inspect', name]), 'inspect').stdout)[0].State.Status, 'running');
 
-    const stopped = ok(await cli(['stop', '-t', '5', name]), 'stop');
+    const stopped = ok(await cli(['stop', '--explain', '-t', '5', name]), 'stop');
     assert.equal(stopped.stdout, `${name}\n`);
+    assert.match(stopped.stderr, /tell the container's monitor not to restart it/);
+    assert.match(stopped.stderr, /kill\(\d+, SIGTERM\)/);
     const after = JSON.parse(ok(await cli(['inspect', name]), 'inspect').stdout)[0];
     assert.equal(after.State.Status, 'exited');
     assert.equal(after.State.ExitCode, 7, 'the trap should have ended it with 7');
