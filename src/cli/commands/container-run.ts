@@ -83,6 +83,7 @@ export async function run(ctx: CommandContext, operands: string[], options: Reco
     ctx.output.out(started.id);
     return 0;
   }
+  if (request.restart !== undefined && request.restart !== 'no') ctx.output.err('WARNING: --restart is carried out by the monitor of a detached container (run -d); this foreground run is not restarted');
   if (options.tty === true) ctx.output.err('WARNING: -t is accepted but no pseudo-terminal is allocated yet');
   const engine = await ctx.engine();
   const result = await engine.run(request);
