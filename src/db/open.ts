@@ -42,6 +42,9 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database 
 
 /** Runs every migration newer than the database's user_version, each in its own immediate transaction. */
 export function migrate(db: Database, migrations: readonly Migration[]): number {
+  const latest = migrations.at(-1)?.version ?? 0;
+  // The common case, an up-to-date database, needs no write lock at all.
+  if ((db.pragma('user_version', { simple: true }) as number) === latest) return 0;
   let applied = 0;
   for (const migration of migrations) {
     const run = db.transaction(() => {
@@ -56,7 +59,6 @@ export function migrate(db: Database, migrations: readonly Migration[]): number 
     });
     if (run.immediate()) applied++;
   }
-  const latest = migrations.at(-1)?.version ?? 0;
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > latest) {
     throw new EngineError('FAILED_PRECONDITION', `open database: schema version ${current} is newer than this engine knows (${latest})`, {
