@@ -279,6 +279,15 @@ describe('run on networks', { skip }, () => {
     assert.match(links[0]!, /lo: <LOOPBACK,UP,LOWER_UP>/);
   });
 
+  test('--network host stays in the host\'s network namespace, under both runtimes', async () => {
+    const hostNetns = fs.readlinkSync('/proc/self/ns/net');
+    for (const runtime of hasRunc ? [[], ['--runtime', 'runc']] : [[]]) {
+      const result = await runOnce(['--rm', ...runtime, '--network', 'host'], ['readlink', '/proc/self/ns/net']);
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stdout.trim(), hostNetns, runtime.join(' '));
+    }
+  });
+
   test('the default network gives eth0 an address of the bridge subnet; --dns and --add-host reach the /etc files', async () => {
     const result = await runOnce(['--rm', '--explain', '--dns', '10.9.9.9', '--add-host', 'db:10.1.2.3'], [
       'sh',
