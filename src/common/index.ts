@@ -5,3 +5,4 @@ export * from './ids.js';
 export * from './explain.js';
 export * from './version.js';
 export * from './progress.js';
+export * from './file-lock.js';

@@ -12,8 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, type Hash } from 'node:crypto';
-import { EngineError, digestHex, type Digest } from '../common/index.js';
-import { acquireLock, type FileLock } from './lock.js';
+import { EngineError, acquireLock, digestHex, type Digest, type FileLock } from '../common/index.js';
 import type { BlobInfo, Ingest, OpenIngestOptions } from './types.js';
 
 interface IngestRef {
@@ -47,6 +46,7 @@ export async function openIngest(
   fs.mkdirSync(dir, { recursive: true });
   const lock = await acquireLock(path.join(dir, 'lock'), {
     what: `ingest ${digest}`,
+    hint: 'another pull of the same content is running; wait for it to finish',
     timeoutMs: options.lockTimeoutMs,
     signal: options.signal,
   });

@@ -10,9 +10,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { EngineError, digestHex, isDigest, sha256Digest, type Digest, type EnginePaths } from '../common/index.js';
+import { EngineError, digestHex, isDigest, isProcessAlive, readLockPid, sha256Digest, tryAcquireLock, type Digest, type EnginePaths } from '../common/index.js';
 import { fsyncDir, ingestDirFor, openIngest, readIngestRef } from './ingest.js';
-import { isProcessAlive, readLockPid, tryAcquireLock } from './lock.js';
 import type { BlobInfo, BlobProblem, ContentStore, IngestStatus, VerifyReport } from './types.js';
 
 export function createContentStore(paths: Pick<EnginePaths, 'blobs' | 'ingest'>): ContentStore {

@@ -16,8 +16,9 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import dgram from 'node:dgram';
+import os from 'node:os';
 import path from 'node:path';
-import { EngineError, newContainerId, type Explainer } from '../common/index.js';
+import { EngineError, acquireLockSync, newContainerId, type Explainer } from '../common/index.js';
 import { networks, type AttachmentRow, type Database, type NetworkRow, type StoredPort } from '../db/index.js';
 import {
   addNetworkList,
@@ -51,7 +52,7 @@ import {
   type PortMapping,
   type PublishRequest,
 } from '../network/index.js';
-import { pinNetns, runCaptured, unpinNetns } from '../sys/index.js';
+import { pinNetns, runCaptured, runCapturedSync, unpinNetns } from '../sys/index.js';
 import type { EngineState } from './state.js';
 import type {
   NetworkAttachRequest,
@@ -125,25 +126,40 @@ function insertNetwork(state: EngineState, request: NetworkCreateRequest, kind: 
   const given = request.subnet === undefined ? undefined : parseCidr(request.subnet);
   const gatewayGiven = given === undefined ? undefined : gatewayFor(given, request.gateway);
   const db = state.db();
-  const row = networks.createNetwork(
-    db,
-    { id, name, bridge: '', subnet: '', gateway: '', internal: request.internal === true, labels: request.labels ?? {} },
-    (existing) => {
-      let subnet: Cidr;
-      if (given !== undefined) {
-        checkSubnetFree(name, given, existing);
-        subnet = given;
-      } else {
-        const free = pickFreeSubnet(defaultSubnetCandidates(kind), takenSubnets(existing));
-        if (free === undefined) throw new EngineError('UNAVAILABLE', `create network ${name}: no free subnet left in the default pools`, { hint: 'give one with --subnet' });
-        subnet = free;
-      }
-      return { subnet: formatCidr(subnet), gateway: gatewayGiven ?? gatewayFor(subnet), bridge: bridgeNameFor(kind, id, existing) };
-    },
-  );
+  // Choosing a subnet and a bridge name must see what every data root on this
+  // host has chosen, not only this root's rows: the choice and the bridge's
+  // creation (which makes the subnet a host route) happen under one host-wide lock.
+  const lock = acquireLockSync(HOST_NETWORK_LOCK, { what: `create network ${name}`, timeoutMs: 30_000 });
+  let row: NetworkRow;
+  try {
+    row = networks.createNetwork(
+      db,
+      { id, name, bridge: '', subnet: '', gateway: '', internal: request.internal === true, labels: request.labels ?? {} },
+      (existing) => {
+        let subnet: Cidr;
+        if (given !== undefined) {
+          checkSubnetFree(name, given, existing);
+          subnet = given;
+        } else {
+          const free = pickFreeSubnet(defaultSubnetCandidates(kind), takenSubnets(existing));
+          if (free === undefined) throw new EngineError('UNAVAILABLE', `create network ${name}: no free subnet left in the default pools`, { hint: 'give one with --subnet' });
+          subnet = free;
+        }
+        return { subnet: formatCidr(subnet), gateway: gatewayGiven ?? gatewayFor(subnet), bridge: bridgeNameFor(kind, id, existing) };
+      },
+    );
+    try {
+      reserveBridge(state.explainer, row);
+    } catch (error) {
+      networks.deleteNetwork(db, row.id);
+      throw error;
+    }
+  } finally {
+    lock.release();
+  }
   state.explainer.step({
     topic: 'network',
-    say: `define network ${name}: bridge ${row.bridge}, subnet ${row.subnet}, gateway ${row.gateway} (the bridge appears with its first container)`,
+    say: `define network ${name}: bridge ${row.bridge}, subnet ${row.subnet}, gateway ${row.gateway}`,
   });
   return row;
 }
@@ -155,6 +171,40 @@ function bridgeNameFor(kind: 'default' | 'user', id: string, existing: readonly 
   for (let n = 0; ; n++) {
     const name = `dctr${n}`;
     if (!used.has(name) && !deviceExists(name)) return name;
+  }
+}
+
+/** A locally administered, unicast MAC address derived from the network id. */
+function bridgeMac(networkId: string): string {
+  const bytes = [0x02, ...[0, 2, 4, 6, 8].map((i) => Number.parseInt(networkId.slice(i, i + 2), 16))];
+  return bytes.map((byte) => byte.toString(16).padStart(2, '0')).join(':');
+}
+
+/** Host-wide: data roots are per user or per test, bridges and subnets are the host's. */
+const HOST_NETWORK_LOCK = fs.existsSync('/run/lock') ? '/run/lock/didactic-container-networks.lock' : path.join(os.tmpdir(), 'didactic-container-networks.lock');
+
+/**
+ * Creates the network's bridge with its gateway address, so the subnet is a
+ * host route and the name a device before the lock is let go: the next
+ * network, in this root or another, sees both as taken. The CNI bridge
+ * plugin adopts the existing bridge at the first container.
+ */
+function reserveBridge(explainer: Explainer, row: NetworkRow): void {
+  const prefix = row.subnet.split('/')[1]!;
+  const steps: { say: string; args: string[] }[] = [
+    // A fixed address: otherwise a bridge takes its ports' lowest MAC and changes it as containers come
+    // and go, and the CNI bridge plugin's CHECK compares it with the one it reported at ADD.
+    { say: `create the bridge ${row.bridge} of network ${row.name}`, args: ['link', 'add', 'name', row.bridge, 'address', bridgeMac(row.id), 'type', 'bridge'] },
+    { say: `give it the gateway address ${row.gateway}/${prefix}`, args: ['addr', 'add', `${row.gateway}/${prefix}`, 'dev', row.bridge] },
+    { say: `bring ${row.bridge} up`, args: ['link', 'set', row.bridge, 'up'] },
+  ];
+  for (const step of steps) {
+    explainer.step({ topic: 'network', say: step.say, call: `ip ${step.args.join(' ')}` });
+    const run = runCapturedSync('ip', step.args);
+    if (run.status !== 0) {
+      if (step.args[0] !== 'link' || step.args[1] !== 'add') runCapturedSync('ip', ['link', 'del', row.bridge]);
+      throw new EngineError('UNAVAILABLE', `create network ${row.name}: ip ${step.args.join(' ')}: ${run.stderr.trim() || `exit ${run.status}`}`);
+    }
   }
 }
 

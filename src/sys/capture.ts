@@ -3,7 +3,7 @@
  * CNI plugin (JSON on stdin, the CNI_* environment, JSON on stdout), `ip`,
  * `iptables-save`. Only sys/ imports child_process.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { constants } from 'node:os';
 import { EngineError } from '../common/index.js';
 
@@ -62,4 +62,25 @@ export function runCaptured(file: string, args: readonly string[], options: Capt
     });
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** runCaptured for short steps inside synchronous code (a few `ip` calls under a lock). */
+export function runCapturedSync(file: string, args: readonly string[], options: Omit<CaptureOptions, 'input'> = {}): CapturedRun {
+  const result = spawnSync(file, args, {
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 60_000,
+    killSignal: 'SIGKILL',
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
+  if (result.error !== undefined) {
+    const error = result.error as NodeJS.ErrnoException;
+    if (error.code === 'ENOENT') throw new EngineError('NOT_FOUND', `run ${file}: no such program`, { cause: error });
+    if (error.code === 'ETIMEDOUT') throw new EngineError('UNAVAILABLE', `run ${file}: no answer within ${options.timeoutMs ?? 60_000} ms`, { cause: error });
+    throw new EngineError('UNAVAILABLE', `run ${file}: ${error.message}`, { cause: error });
+  }
+  return {
+    status: result.status ?? 128 + (result.signal ? constants.signals[result.signal] : 0),
+    stdout: result.stdout,
+    stderr: result.stderr,
+  };
 }

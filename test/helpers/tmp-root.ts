@@ -2,9 +2,12 @@
  * A private pair of engine roots for one test, under os.tmpdir(). dispose()
  * detaches whatever is still mounted below it (deepest first, lazily) and then
  * removes the whole tree, so a test that fails half-way leaves nothing behind.
+ * The bridges of the root's networks (the default one stays, like docker0,
+ * while its root lives) are host devices: they go too.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -34,6 +37,7 @@ export function createTempRoot(prefix = 'dctr-test-'): TempRoot {
       if (disposed) return;
       disposed = true;
       unmountBelow(dir);
+      removeBridgesOf(root);
       rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
     },
   };
@@ -66,4 +70,22 @@ export function unmountBelow(dir: string): string[] {
     spawnSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
   }
   return mounts;
+}
+
+/** Deletes the bridge devices a root's networks made (read from its database); returns their names. */
+export function removeBridgesOf(root: string): string[] {
+  const file = join(root, 'db.sqlite');
+  if (!existsSync(file)) return [];
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
+  let bridges: string[];
+  const db = new Sqlite(file, { readonly: true, fileMustExist: true });
+  try {
+    const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'networks'").get();
+    bridges = table === undefined ? [] : (db.prepare('SELECT bridge FROM networks').pluck().all() as string[]);
+  } finally {
+    db.close();
+  }
+  const removed = bridges.filter((bridge) => bridge !== '' && existsSync(`/sys/class/net/${bridge}`));
+  for (const bridge of removed) spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
+  return removed;
 }

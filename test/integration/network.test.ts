@@ -353,8 +353,11 @@ describe('CNI networking', { skip }, () => {
     await assert.rejects(engine.createNetwork({ name: 'bad', subnet: '10.0.0.1/8' }), (error: unknown) => isEngineError(error, 'INVALID_ARGUMENT') && /host bits/.test(error.message));
     // Nothing half-made by the refusals.
     assert.deepEqual((await engine.inspectNetwork(network.Name)).Containers, {});
-    assert.ok(!fs.existsSync(network.Options['com.docker.network.bridge.name']!.replace(/^/, '/sys/class/net/')));
+    // The bridge is made with the network (so no other root can take its name or subnet), with its gateway address.
+    const bridge = network.Options['com.docker.network.bridge.name']!;
+    assert.match(sh('ip', ['-4', '-o', 'addr', 'show', 'dev', bridge]).stdout, /inet 10\.213\.77\.254\/24/);
     await engine.removeNetwork(network.Name);
+    assert.ok(!fs.existsSync(`/sys/class/net/${bridge}`));
     assert.deepEqual((await engine.pruneNetworks()).NetworksDeleted, []);
   });
 

@@ -9,9 +9,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { lazyCrypto } from './lazy-crypto.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EngineError } from '../common/index.js';
+import { EngineError } from './errors.js';
 
 export interface FileLock {
   readonly path: string;
@@ -23,6 +23,8 @@ export interface AcquireOptions {
   signal?: AbortSignal | undefined;
   /** Names the locked object in error messages. */
   what: string;
+  /** Said when the wait times out, e.g. what the other holder is probably doing. */
+  hint?: string;
 }
 
 const POLL_MS = 100;
@@ -82,7 +84,10 @@ export function tryAcquireLock(lockPath: string): FileLock | undefined {
   return undefined;
 }
 
-/** Waits for the lock until timeoutMs; CONFLICT when it stays held. */
+/**
+ * Waits for the lock, without blocking the event loop, until timeoutMs;
+ * CONFLICT when it stays held.
+ */
 export async function acquireLock(lockPath: string, options: AcquireOptions): Promise<FileLock> {
   const deadline = Date.now() + (options.timeoutMs ?? 10 * 60_000);
   for (;;) {
@@ -93,9 +98,7 @@ export async function acquireLock(lockPath: string, options: AcquireOptions): Pr
     }
     if (Date.now() >= deadline) {
       const pid = readLockPid(lockPath);
-      throw new EngineError('CONFLICT', `${options.what}: locked by process ${pid ?? 'unknown'}`, {
-        hint: 'another pull of the same content is running; wait for it to finish',
-      });
+      throw new EngineError('CONFLICT', `${options.what}: locked by process ${pid ?? 'unknown'}`, options.hint === undefined ? {} : { hint: options.hint });
     }
     await sleep(POLL_MS, undefined, options.signal ? { signal: options.signal } : undefined).catch(() => undefined);
   }
@@ -110,7 +113,7 @@ function isOlderThan(file: string, ms: number): boolean {
 }
 
 function takeOverStale(lockPath: string, stalePid: number | undefined): void {
-  const aside = `${lockPath}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const aside = `${lockPath}.stale-${process.pid}-${lazyCrypto().randomBytes(4).toString('hex')}`;
   try {
     fs.renameSync(lockPath, aside);
   } catch (error) {
@@ -141,4 +144,22 @@ function makeLock(lockPath: string): FileLock {
       if (readLockPid(lockPath) === process.pid) fs.rmSync(lockPath, { force: true });
     },
   };
+}
+
+/**
+ * Waits for the lock, blocking the thread between attempts: for short
+ * critical sections in synchronous code. CONFLICT when it stays held.
+ */
+export function acquireLockSync(lockPath: string, options: Omit<AcquireOptions, 'signal'>): FileLock {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    const lock = tryAcquireLock(lockPath);
+    if (lock) return lock;
+    if (Date.now() >= deadline) {
+      const pid = readLockPid(lockPath);
+      throw new EngineError('CONFLICT', `${options.what}: locked by process ${pid ?? 'unknown'}`, options.hint === undefined ? {} : { hint: options.hint });
+    }
+    Atomics.wait(pause, 0, 0, 20);
+  }
 }
