@@ -47,6 +47,7 @@
       "type": "executable",
       "sources": [
         "native/launcher/child.c",
+        "native/launcher/console.c",
         "native/launcher/main.c",
         "native/launcher/json-log.c",
         "native/launcher/monitor.c",
@@ -66,6 +67,7 @@
         "native/join/main.c",
         "native/join/tar-read.c",
         "native/join/tar-write.c",
+        "native/launcher/console.c",
         "native/launcher/plan.c",
         "native/launcher/report.c",
         "native/launcher/security.c",

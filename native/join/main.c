@@ -8,11 +8,17 @@
  *   fd 5  explain lines, optional
  *   0-2   the command's stdio (exec), or the tar stream (stdin or stdout)
  *
+ * `exec --tty`: once the namespaces are joined the helper opens a
+ * pseudo-terminal in the container's devpts (its /dev/ptmx), the command
+ * takes the slave as controlling terminal and stdio, and the helper relays
+ * between it and its own fd 0 and 1 (native/launcher/console.h).
+ *
  * Every namespace file is opened before the first setns: once the mount
  * namespace is joined, /proc is the container's and /proc/<pid> names
  * another process or none.
  */
 #include "join.h"
+#include "../launcher/console.h"
 #include "../launcher/steps.h"
 #include "../launcher/wait.h"
 
@@ -118,14 +124,21 @@ static int wait_command(pid_t child) {
   return 128 + WTERMSIG(status);
 }
 
-static int run_exec(const struct launch_plan *plan, int detach, struct failure *f) {
+static int run_exec(const struct launch_plan *plan, int detach, int tty, struct failure *f) {
+  int master = -1, slave = -1;
+  if (tty && pty_open(&master, &slave, f) < 0) return report_failure(f), ENGINE_ERROR;
   sigset_t old;
   block_forwarded_signals(&old);
   pid_t pid = fork();
   if (pid < 0) return fail(f, "fork", "the command's process"), report_failure(f), ENGINE_ERROR;
   if (pid == 0) {
     sigprocmask(SIG_SETMASK, &old, NULL);
-    if (detach) setsid();
+    if (tty) {
+      close(master);
+      if (pty_take_slave(slave, plan->uid, f) < 0) finish(f);
+    } else if (detach) {
+      setsid();
+    }
     exec_child(plan);
   }
   explain("process", "start the command's process, inside the container's pid namespace\tfork() = %d", (int)pid);
@@ -133,8 +146,10 @@ static int run_exec(const struct launch_plan *plan, int detach, struct failure *
   int len = snprintf(line, sizeof line, "PID %d\n", (int)pid);
   write_all(SYNC_FD, line, (size_t)len);
   close(SYNC_FD); /* the child holds the other copy until it execs */
+  if (tty) close(slave);
   if (detach) return 0;
   forward_signals_to(pid, &old);
+  if (tty) return pty_relay(master, pid);
   return wait_command(pid);
 }
 
@@ -162,7 +177,7 @@ int main(int argc, char **argv) {
   if (plan.clone_flags != 0 || strcmp(plan.rootfs, "/") != 0)
     return errno = EINVAL, fail(&f, "plan", "a join plan creates no namespaces and keeps the root"), report_failure(&f), ENGINE_ERROR;
   if (join_namespaces(&plan, &f) < 0) return report_failure(&f), ENGINE_ERROR;
-  if (mode == MODE_EXEC || mode == MODE_DETACH) return run_exec(&plan, mode == MODE_DETACH, &f);
+  if (mode == MODE_EXEC || mode == MODE_DETACH) return run_exec(&plan, mode == MODE_DETACH, argc > 2 && strcmp(argv[2], "--tty") == 0, &f);
 
   /* cp: the kernel now resolves every path in the container's own tree, symlinks included. */
   signal(SIGPIPE, SIG_IGN);

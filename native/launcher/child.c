@@ -9,6 +9,7 @@
  * installed before the capabilities are dropped; the calls after it
  * (setgroups, setresuid, capset, prctl, execve) are ones any sane profile allows.
  */
+#include "console.h"
 #include "steps.h"
 #include "../common/cleanup.h"
 
@@ -97,6 +98,8 @@ void run_child(const struct launch_plan *plan) {
     if (unshare(CLONE_NEWCGROUP) < 0) fail(&f, "unshare", "CLONE_NEWCGROUP"), finish(&f);
   }
   if (setup_rootfs(plan, &f) < 0) finish(&f);
+  /* -t: the terminal comes from the container's own devpts, so it is made once /dev is there (console.h). */
+  if (console_socket >= 0 && console_setup(plan, &f) < 0) finish(&f);
   if (plan->hostname != NULL) {
     explain("namespace", "set the hostname\tsethostname(\"%s\")", plan->hostname);
     if (sethostname(plan->hostname, strlen(plan->hostname)) < 0) fail(&f, "sethostname", "%s", plan->hostname), finish(&f);

@@ -10,9 +10,14 @@
  * first process into new ones, reports its pid, and then only forwards
  * signals to it and waits: the launcher exits with the container's status.
  *
+ * With --tty as its only argument the container's first process gets a
+ * pseudo-terminal (console.h) and the launcher relays between it and its own
+ * fd 0 and 1 instead of passing its stdio on.
+ *
  * With --detach (monitor.h) the launcher forks a monitor that outlives the
  * engine, owns the container's stdio and restarts it; the launcher exits at once.
  */
+#include "console.h"
 #include "monitor.h"
 #include "steps.h"
 #include "wait.h"
@@ -22,7 +27,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #define PLAN_FD 3
 #define ENGINE_ERROR 125
@@ -67,6 +74,9 @@ int main(int argc, char **argv) {
   if (join_namespaces(&plan, &f) < 0) return report_failure(&f), ENGINE_ERROR;
   if (detached) return monitor_run(&plan, &monitor);
 
+  int tty = argc > 1 && strcmp(argv[1], "--tty") == 0, console[2] = {-1, -1};
+  if (tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)
+    return fail(&f, "pty", "socketpair for the terminal"), report_failure(&f), ENGINE_ERROR;
   sigset_t old;
   block_forwarded_signals(&old);
   /* CLONE_NEWCGROUP waits until the engine has moved the child into its cgroup (child.c). */
@@ -75,6 +85,7 @@ int main(int argc, char **argv) {
   if (pid < 0) return fail(&f, "clone", "%s", clone_flag_names(flags, names, sizeof names)), report_failure(&f), ENGINE_ERROR;
   if (pid == 0) {
     sigprocmask(SIG_SETMASK, &old, NULL);
+    if (tty) close(console[0]), console_socket = console[1];
     run_child(&plan);
   }
   explain("namespace", "start the container's first process in new namespaces\tclone(%s|SIGCHLD) = %d",
@@ -83,6 +94,12 @@ int main(int argc, char **argv) {
   write_all(SYNC_FD, line, (size_t)len);
   close(SYNC_FD); /* the child holds the other copy: EOF at the engine means it exec'd or died */
   forward_signals_to(pid, &old);
+  if (tty) {
+    close(console[1]);
+    int master = console_receive(console[0]); /* -1: the child ended before it had a terminal */
+    close(console[0]);
+    if (master >= 0) return pty_relay(master, pid);
+  }
   int status = wait_exit_status(pid);
   return status < 0 ? ENGINE_ERROR : status;
 }

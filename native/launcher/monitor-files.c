@@ -33,8 +33,9 @@ int monitor_parse(int argc, char **argv, struct monitor_options *opts, struct fa
     if (strcmp(name, "--run-dir") == 0) opts->run_dir = value;
     else if (strcmp(name, "--log") == 0) opts->log_path = value;
     else if (strcmp(name, "--stdin") == 0) {
-      if (strcmp(value, "fifo") != 0 && strcmp(value, "null") != 0) return fail(f, "monitor", "bad --stdin %s", value);
+      if (strcmp(value, "fifo") != 0 && strcmp(value, "null") != 0 && strcmp(value, "tty") != 0) return fail(f, "monitor", "bad --stdin %s", value);
       opts->stdin_fifo = strcmp(value, "fifo") == 0;
+      opts->tty = strcmp(value, "tty") == 0;
     }
     else if (strcmp(name, "--restart") == 0) {
       if (parse_restart(value, opts) < 0) return fail(f, "monitor", "bad restart policy %s", value);

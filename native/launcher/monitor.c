@@ -3,6 +3,7 @@
  * the container, copy its output into the log, reap it, restart it when the
  * policy says so, and leave its exit status in the run dir.
  */
+#include "console.h"
 #include "json-log.h"
 #include "monitor.h"
 #include "monitor-files.h"
@@ -20,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -40,7 +42,15 @@ static struct {
   int done;
   int last_status, last_signal; /* of the run before a pending restart */
   sigset_t old_mask;
-} m = {.restart_at_ms = -1};
+  /* --stdin tty (monitor.h): the terminal's master, the attach socket and its clients. */
+  int master, listen_fd;
+  unsigned rows, cols;  /* the last size a client asked for, kept across restarts */
+  struct client {
+    int fd;
+    size_t len;
+    unsigned char buf[3 + 4096];
+  } clients[MAX_ATTACH];
+} m = {.restart_at_ms = -1, .master = -1, .listen_fd = -1};
 
 static const struct monitor_options *options;
 
@@ -72,6 +82,17 @@ static int open_files(const struct monitor_options *opts, struct failure *f) {
   for (size_t i = 0; i < opts->cgroup_count; i++) {
     m.cgroup_fds[i] = open(opts->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
     if (m.cgroup_fds[i] < 0) return fail(f, "monitor", "open %s", opts->cgroup_procs[i]);
+  }
+  for (int i = 0; i < MAX_ATTACH; i++) m.clients[i].fd = -1;
+  if (opts->tty) {
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s/attach", opts->run_dir) >= sizeof addr.sun_path)
+      return errno = ENAMETOOLONG, fail(f, "monitor", "attach socket %s/attach", opts->run_dir);
+    unlinkat(m.dir_fd, "attach", 0);
+    m.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (m.listen_fd < 0 || bind(m.listen_fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(m.listen_fd, MAX_ATTACH) < 0)
+      return fail(f, "monitor", "listen on %s", addr.sun_path);
+    explain("process", "serve the container's terminal to attach clients\tbind(\"%s\"), listen()", addr.sun_path);
   }
   if (pipe2(m.out, O_CLOEXEC) < 0 || pipe2(m.err, O_CLOEXEC) < 0) return fail(f, "monitor", "pipe for the container's output");
   /* Only our ends: the container's writes must block as usual when we fall behind. */
@@ -120,12 +141,23 @@ static int start_container(const struct launch_plan *plan, int first) {
   struct failure f = {0, NULL, ""};
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return first ? fail(&f, "monitor", "socketpair"), report_failure(&f), -1 : -1;
+  int cs[2] = {-1, -1};
+  if (options->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cs) < 0) {
+    close(sv[0]), close(sv[1]);
+    return first ? fail(&f, "pty", "socketpair for the terminal"), report_failure(&f), -1 : -1;
+  }
   uint64_t flags = plan->clone_flags & ~(uint64_t)CLONE_NEWCGROUP;
   pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
-  if (pid == 0) close(sv[0]), become_container(plan, sv[1]);
+  if (pid == 0) {
+    close(sv[0]);
+    if (cs[0] >= 0) close(cs[0]), console_socket = cs[1];
+    become_container(plan, sv[1]);
+  }
   int saved = errno;
   close(sv[1]);
+  if (cs[1] >= 0) close(cs[1]);
   if (pid < 0) {
+    if (cs[0] >= 0) close(cs[0]);
     close(sv[0]), errno = saved;
     if (first) fail(&f, "clone", "%s", clone_flag_names(flags, names, sizeof names)), report_failure(&f);
     return -1;
@@ -145,6 +177,17 @@ static int start_container(const struct launch_plan *plan, int first) {
   write_all(sv[0], go, 3);
   drain_line(sv[0], line, sizeof line); /* EOF: execve closed the child's end; or ERR first */
   close(sv[0]);
+  if (cs[0] >= 0) {
+    /* The child has exec'd or died by now: its end is closed, so this does not block. */
+    int master = console_receive(cs[0]);
+    close(cs[0]);
+    if (m.master >= 0) close(m.master);
+    m.master = master;
+    if (master >= 0) {
+      fcntl(master, F_SETFL, O_NONBLOCK);
+      if (m.rows > 0 && m.cols > 0) pty_set_size(master, m.rows, m.cols);
+    }
+  }
   if (!first) return write_started(), 0;
   if (line[0] != '\0' && go[0] == 'G') write_all(SYNC_FD, line, strlen(line));
   if (line[0] != '\0' || go[0] != 'G') {
@@ -169,6 +212,63 @@ static void copy_output(int fd, enum log_stream stream) {
   }
 }
 
+static void drop_client(struct client *c) {
+  close(c->fd);
+  c->fd = -1, c->len = 0;
+}
+
+/* The terminal's output: into the log as stdout and to every attached client. */
+static void copy_terminal(void) {
+  char buf[4096];
+  for (int rounds = 0; m.master >= 0 && rounds < 64; rounds++) {
+    ssize_t got = read(m.master, buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      if (got == 0 || errno != EAGAIN) close(m.master), m.master = -1; /* EIO: no slave left */
+      return;
+    }
+    log_take(LOG_STDOUT, buf, (size_t)got);
+    for (int i = 0; i < MAX_ATTACH; i++) {
+      struct client *c = &m.clients[i];
+      if (c->fd >= 0 && send(c->fd, buf, (size_t)got, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN && errno != EINTR) drop_client(c);
+    }
+  }
+}
+
+static void accept_client(void) {
+  int fd = accept4(m.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0) return;
+  for (int i = 0; i < MAX_ATTACH; i++)
+    if (m.clients[i].fd < 0) {
+      m.clients[i].fd = fd, m.clients[i].len = 0;
+      return;
+    }
+  close(fd); /* full */
+}
+
+/* Reads a client's frames: input goes to the terminal, 'w' sets its size. */
+static void read_client(struct client *c) {
+  ssize_t got = read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
+  if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (got <= 0) return drop_client(c);
+  c->len += (size_t)got;
+  for (;;) {
+    if (c->len < 3) return;
+    size_t length = ((size_t)c->buf[1] << 8) | c->buf[2];
+    if (length > sizeof c->buf - 3) return drop_client(c);
+    if (c->len < 3 + length) return;
+    const unsigned char *payload = c->buf + 3;
+    if (c->buf[0] == 'i' && m.master >= 0) {
+      write_all(m.master, (const char *)payload, length);
+    } else if (c->buf[0] == 'w' && length == 4) {
+      m.rows = ((unsigned)payload[0] << 8) | payload[1], m.cols = ((unsigned)payload[2] << 8) | payload[3];
+      if (m.master >= 0) pty_set_size(m.master, m.rows, m.cols);
+    }
+    memmove(c->buf, c->buf + 3 + length, c->len - 3 - length);
+    c->len -= 3 + length;
+  }
+}
+
 static void finish(int status, int sig) {
   char text[200], time[48];
   format_time_now(time, sizeof time);
@@ -186,8 +286,13 @@ static int stop_requested(void) {
 
 static void container_ended(int wait_status) {
   copy_output(m.out[0], LOG_STDOUT), copy_output(m.err[0], LOG_STDERR);
+  copy_terminal();
   log_flush_partial();
   m.child = 0;
+  /* Attached clients see the end of the container as the end of their connection. */
+  if (m.master >= 0) close(m.master), m.master = -1;
+  for (int i = 0; i < MAX_ATTACH; i++)
+    if (m.clients[i].fd >= 0) drop_client(&m.clients[i]);
   int sig = WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0;
   int status = sig > 0 ? 128 + sig : WEXITSTATUS(wait_status);
   long ran = now_ms() - m.started_ms;
@@ -233,12 +338,18 @@ int monitor_run(const struct launch_plan *plan, const struct monitor_options *op
   options = opts;
   if (start_container(plan, 1) < 0) return 125;
   while (!m.done) {
-    struct pollfd fds[3] = {{m.sig_fd, POLLIN, 0}, {m.out[0], POLLIN, 0}, {m.err[0], POLLIN, 0}};
+    struct pollfd fds[5 + MAX_ATTACH] = {{m.sig_fd, POLLIN, 0}, {m.out[0], POLLIN, 0}, {m.err[0], POLLIN, 0},
+                                         {m.master, POLLIN, 0}, {m.listen_fd, POLLIN, 0}};
+    for (int i = 0; i < MAX_ATTACH; i++) fds[5 + i] = (struct pollfd){m.clients[i].fd, POLLIN, 0};
     int timeout = -1;
     if (m.restart_at_ms >= 0) timeout = m.restart_at_ms > now_ms() ? (int)(m.restart_at_ms - now_ms()) : 0;
-    if (poll(fds, 3, timeout) < 0 && errno != EINTR) return 125;
+    if (poll(fds, 5 + MAX_ATTACH, timeout) < 0 && errno != EINTR) return 125;
     if (fds[1].revents) copy_output(m.out[0], LOG_STDOUT);
     if (fds[2].revents) copy_output(m.err[0], LOG_STDERR);
+    if (fds[3].revents && fds[3].fd == m.master) copy_terminal();
+    if (fds[4].revents) accept_client();
+    for (int i = 0; i < MAX_ATTACH; i++)
+      if (fds[5 + i].revents && m.clients[i].fd == fds[5 + i].fd) read_client(&m.clients[i]);
     if (fds[0].revents) take_signals();
     if (m.restart_at_ms < 0 || m.child > 0) continue;
     if (stop_requested()) {
@@ -250,5 +361,6 @@ int monitor_run(const struct launch_plan *plan, const struct monitor_options *op
       if (start_container(plan, 0) < 0) finish(m.last_status, m.last_signal);
     }
   }
+  if (m.listen_fd >= 0) unlinkat(m.dir_fd, "attach", 0);
   return 0;
 }

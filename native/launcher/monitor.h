@@ -1,6 +1,6 @@
 /*
  * Detached mode: `didactic-launcher --detach --run-dir DIR --log FILE
- * [--restart POLICY] [--stdin null|fifo] [--cgroup-procs FILE]...` starts the container like the
+ * [--restart POLICY] [--stdin null|fifo|tty] [--cgroup-procs FILE]...` starts the container like the
  * foreground launcher (plan on fd 3, sync on fd 4, explain on fd 5) and then
  * stays as its monitor, outliving the engine process that started it.
  *
@@ -19,6 +19,21 @@
  * "restartCount"}; "exit" once the container is gone for good, {"status",
  * "signal","finishedAt","oomKilled","restartCount"}, written tmp + fsync + rename.
  *
+ * With --stdin tty the container's first process gets a pseudo-terminal
+ * (console.h) whose master the monitor holds: what comes out is logged as
+ * stdout, and the monitor listens on the unix socket DIR/attach (removed when
+ * it exits). Any number of clients (up to MAX_ATTACH) may connect; each gets
+ * the terminal's output from then on as raw bytes, and sends frames:
+ *
+ *   frame = u8 type, u16 length (big-endian), payload[length]   (length <= 4096)
+ *   'i'   input bytes for the terminal
+ *   'w'   window size: u16 rows, u16 cols (big-endian) -> TIOCSWINSZ
+ *
+ * A client detaches by closing its connection; the container goes on. When
+ * the container's process ends the monitor closes every connection (the
+ * exit status is in DIR/exit). A client that cannot keep up loses output
+ * rather than stalling the container.
+ *
  * Signals to the monitor: SIGUSR1 (or a file DIR/stop) means "stopping, do not
  * restart"; SIGTERM, SIGINT, SIGQUIT and SIGUSR2 are forwarded to the
  * container; SIGHUP and SIGPIPE are ignored. The container's first process
@@ -36,11 +51,13 @@
 #include "report.h"
 
 #define MAX_CGROUP_FILES 16
+#define MAX_ATTACH 8
 
 struct monitor_options {
   const char *run_dir;
   const char *log_path;
   int stdin_fifo;       /* --stdin fifo */
+  int tty;              /* --stdin tty: a pseudo-terminal and DIR/attach */
   int restart_always;   /* always or unless-stopped */
   int restart_failure;  /* on-failure */
   unsigned max_restarts; /* on-failure:N, 0 = no limit */

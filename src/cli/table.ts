@@ -175,7 +175,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--rm', description: 'remove the container and its files when it ends' },
       { flags: '--read-only', description: 'mount the root file system read-only' },
       { flags: '-i, --interactive', description: 'keep standard input attached' },
-      { flags: '-t, --tty', description: 'accepted; a pseudo-terminal comes with the lifecycle work' },
+      { flags: '-t, --tty', description: 'give the container a pseudo-terminal (with -d: reach it with attach; Ctrl-P Ctrl-Q detaches)' },
       { flags: '--network <mode>', description: 'bridge (the default), a network\'s name, none (loopback only), host, or container:NAME (share its network)' },
       { flags: '-p, --publish <[ip:][hostPort:]containerPort[/proto]>', description: 'publish a container port on the host (no host port: a free one)', repeatable: true },
       { flags: '-P, --publish-all', description: 'publish every port the image exposes on a free host port' },
@@ -346,6 +346,14 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import('./commands/container-stats.js'),
   },
   {
+    name: 'container attach',
+    shortcuts: ['attach'],
+    summary: 'Attach to the terminal of a running container started with -t (Ctrl-P Ctrl-Q detaches)',
+    args: ['<container>'],
+    options: [],
+    load: () => import('./commands/container-attach.js'),
+  },
+  {
     name: 'container exec',
     shortcuts: ['exec'],
     summary: 'Run a command in a running container (its namespaces, cgroups, capabilities and seccomp)',
@@ -353,7 +361,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     passThrough: true,
     options: [
       { flags: '-i, --interactive', description: 'keep standard input attached' },
-      { flags: '-t, --tty', description: 'accepted; a pseudo-terminal comes later' },
+      { flags: '-t, --tty', description: 'give the command a pseudo-terminal' },
       { flags: '-e, --env <NAME[=VALUE]>', description: 'set an environment variable (NAME alone takes yours)', repeatable: true },
       { flags: '-w, --workdir <dir>', description: 'working directory inside the container' },
       { flags: '-u, --user <name|uid[:group|gid]>', description: 'user to run as, resolved from the container\'s /etc/passwd and /etc/group' },

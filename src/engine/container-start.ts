@@ -119,6 +119,7 @@ export async function startDetachedContainer(state: EngineState, record: Contain
       logPath: logPathOf(state, id),
       restart,
       keepStdin: intent.interactive === true,
+      terminal: spec.process.terminal === true,
       explainer,
       cgroupProcs: group.directories().map((dir) => path.join(dir, 'cgroup.procs')),
       onPid: async (pid) => {

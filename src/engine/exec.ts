@@ -219,6 +219,7 @@ export async function execInContainer(state: EngineState, request: ExecRequest):
     joined = await startJoined(encodeLaunchPlan(plan), {
       mode,
       stdio: [...stdio],
+      terminal: request.tty === true,
       explainer: state.explainer,
       what,
       onSpawn: (helper) => joinCgroups(cgroups, helper, state.explainer, what),

@@ -135,6 +135,7 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
       const group = cgroup;
       const launched: LaunchedContainer = await launchContainer(encodeLaunchPlan(plan), {
         stdio,
+        terminal: spec.process.terminal === true,
         explainer,
         onPid: async (pid) => {
           await group.apply(pid);

@@ -364,6 +364,8 @@ export interface ExecRequest {
   user?: string | undefined;
   /** -d: start it and return. */
   detach?: boolean | undefined;
+  /** -t: a pseudo-terminal for the command (the caller's terminal in raw mode). */
+  tty?: boolean | undefined;
   /** Every capability the engine has (the seccomp filter stays the container's). */
   privileged?: boolean | undefined;
   hostEnv?: Readonly<Record<string, string | undefined>> | undefined;

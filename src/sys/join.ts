@@ -13,6 +13,10 @@
  *   tar-create           writes a tar of a container path to its stdout
  *   tar-extract          unpacks a tar from its stdin into a container path
  *
+ * With `terminal` (exec -t) the helper runs as `exec --tty`: it opens a
+ * pseudo-terminal in the container's devpts and relays between it and its
+ * own fd 0 and 1 (native/launcher/console.h).
+ *
  * The helper reads its plan only after onSpawn returned: that is the moment
  * to write its pid into the container's cgroup.procs files, so that the
  * command it forks starts inside the container's cgroups.
@@ -37,6 +41,8 @@ export interface JoinOptions {
   what?: string;
   /** Default: build/Release/didactic-join. */
   joinPath?: string;
+  /** exec: a pseudo-terminal for the command, relayed to and from stdin/stdout. */
+  terminal?: boolean;
 }
 
 export interface JoinedProcess {
@@ -115,7 +121,7 @@ export async function startJoined(plan: Buffer, options: JoinOptions): Promise<J
   const what = options.what ?? 'join container';
   const explainer = options.explainer ?? silentExplainer;
   const [stdin = 'inherit', stdout = 'inherit', stderr = 'inherit'] = options.stdio ?? [];
-  const child = spawn(file, [options.mode], { stdio: [stdin, stdout, stderr, 'pipe', 'pipe', explainer.enabled ? 'pipe' : 'ignore'] });
+  const child = spawn(file, options.terminal === true && options.mode === 'exec' ? [options.mode, '--tty'] : [options.mode], { stdio: [stdin, stdout, stderr, 'pipe', 'pipe', explainer.enabled ? 'pipe' : 'ignore'] });
   const spawnError = await new Promise<Error | undefined>((resolve) => {
     child.once('spawn', () => resolve(undefined));
     child.once('error', resolve);

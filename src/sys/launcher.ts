@@ -11,6 +11,12 @@
  * fd 5 carries explain lines ("topic<TAB>words<TAB>call") when an explainer is
  * enabled. The launcher stays the parent of the container's first process,
  * forwards SIGINT/TERM/HUP/QUIT/USR1/USR2 to it and exits with its status.
+ *
+ * With `terminal` (run -t) the launcher runs as `didactic-launcher --tty`: the
+ * container gets a pseudo-terminal made in its own devpts, and the launcher
+ * relays between its master and the launcher's own fd 0 and 1, copying the
+ * window size of its fd 0 at start and on SIGWINCH (native/launcher/console.h).
+ * The caller puts its terminal into raw mode.
  */
 import { spawn, type ChildProcess, type StdioNull, type StdioPipe } from 'node:child_process';
 import { constants } from 'node:os';
@@ -30,6 +36,8 @@ export interface LaunchContainerOptions {
   onPid?: (pid: number) => Promise<void> | void;
   /** Default: build/Release/didactic-launcher. */
   launcherPath?: string;
+  /** -t: a pseudo-terminal for the container, relayed to and from stdin/stdout. */
+  terminal?: boolean;
 }
 
 export interface ContainerExit {
@@ -124,7 +132,7 @@ export async function launchContainer(plan: Buffer, options: LaunchContainerOpti
   const file = options.launcherPath ?? nativeBinaryPath('didactic-launcher');
   const explainer = options.explainer ?? silentExplainer;
   const [stdin = 'inherit', stdout = 'inherit', stderr = 'inherit'] = options.stdio ?? [];
-  const child = spawn(file, [], { stdio: [stdin, stdout, stderr, 'pipe', 'pipe', explainer.enabled ? 'pipe' : 'ignore'] });
+  const child = spawn(file, options.terminal === true ? ['--tty'] : [], { stdio: [stdin, stdout, stderr, 'pipe', 'pipe', explainer.enabled ? 'pipe' : 'ignore'] });
   const spawned = new Promise<Error | undefined>((resolve) => {
     child.once('spawn', () => resolve(undefined));
     child.once('error', resolve);

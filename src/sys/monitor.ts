@@ -15,6 +15,11 @@
  * Closing the channel instead of sending GO makes the monitor kill the
  * process and exit. Files in the run dir: monitor.pid, started, exit,
  * stdin (a FIFO, with keepStdin) and stop (written here: "do not restart").
+ *
+ * With `terminal` (-t) the container gets a pseudo-terminal whose master the
+ * monitor keeps (--stdin tty): its output is logged as stdout, and clients
+ * reach it through the unix socket <runDir>/attach (frames: monitor.h and
+ * src/cli/terminal.ts).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,7 +34,7 @@ import { forwardExplainLines, lineReader } from './line-protocol.js';
 export type RestartPolicy = 'no' | 'always' | 'unless-stopped' | 'on-failure' | `on-failure:${number}`;
 
 /** The names of the monitor's files in a container's run dir. */
-export const MONITOR_FILES = { pid: 'monitor.pid', started: 'started', exit: 'exit', stop: 'stop', stdin: 'stdin' } as const;
+export const MONITOR_FILES = { pid: 'monitor.pid', started: 'started', exit: 'exit', stop: 'stop', stdin: 'stdin', attach: 'attach' } as const;
 
 export interface StartDetachedOptions {
   /** The container's bundle dir; the monitor's working directory. */
@@ -46,6 +51,8 @@ export interface StartDetachedOptions {
    * Default: /dev/null.
    */
   keepStdin?: boolean;
+  /** -t: a pseudo-terminal, served on <runDir>/attach; takes the place of keepStdin's FIFO. */
+  terminal?: boolean;
   /** cgroup.procs files the monitor writes a restarted process's pid into before it goes on. */
   cgroupProcs?: string[];
   /** Called with the host pid before the process goes on (put it in its cgroup here). Throwing kills it. */
@@ -95,10 +102,10 @@ export async function startDetached(plan: Buffer, options: StartDetachedOptions)
   if (running !== undefined && isMonitorAlive(running, runDir)) {
     throw new EngineError('FAILED_PRECONDITION', `start container: monitor ${running} is still running for ${runDir}`);
   }
-  for (const name of [MONITOR_FILES.exit, MONITOR_FILES.stop, MONITOR_FILES.started, MONITOR_FILES.pid, MONITOR_FILES.stdin]) {
+  for (const name of [MONITOR_FILES.exit, MONITOR_FILES.stop, MONITOR_FILES.started, MONITOR_FILES.pid, MONITOR_FILES.stdin, MONITOR_FILES.attach]) {
     removeIfThere(path.join(runDir, name));
   }
-  const args = ['--detach', '--run-dir', runDir, '--log', logPath, '--restart', restart, '--stdin', options.keepStdin ? 'fifo' : 'null'];
+  const args = ['--detach', '--run-dir', runDir, '--log', logPath, '--restart', restart, '--stdin', options.terminal === true ? 'tty' : options.keepStdin ? 'fifo' : 'null'];
   for (const procs of options.cgroupProcs ?? []) args.push('--cgroup-procs', procs);
   const child = spawn(file, args, {
     cwd: options.bundleDir,

@@ -7,6 +7,7 @@
  */
 import type { Engine } from '../../engine/index.js';
 import type { CommandContext } from '../context.js';
+import { withRawTerminal } from '../terminal.js';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
@@ -15,7 +16,6 @@ const list = (value: unknown): string[] | undefined => (Array.isArray(value) ? (
 
 export async function run(ctx: CommandContext, operands: string[], options: Record<string, unknown>): Promise<number> {
   const [container, ...command] = operands;
-  if (options.tty === true) ctx.output.err('WARNING: -t is accepted but no pseudo-terminal is allocated yet');
   const detach = options.detach === true;
   const request: Parameters<Engine['exec']>[0] = {
     container: container!,
@@ -24,6 +24,7 @@ export async function run(ctx: CommandContext, operands: string[], options: Reco
     workdir: text(options.workdir),
     user: text(options.user),
     detach,
+    tty: options.tty === true && !detach,
     privileged: options.privileged === true,
     // Without -i the command's stdin is empty, as with Docker.
     stdio: [options.interactive === true ? 'inherit' : 'ignore', 'inherit', 'inherit'],
@@ -36,7 +37,8 @@ export async function run(ctx: CommandContext, operands: string[], options: Reco
     },
   };
   const engine = await ctx.engine();
-  const result = await engine.exec(request);
+  // -t: the join helper relays the command's terminal to ours, which goes raw meanwhile.
+  const result = options.tty === true && !detach ? await withRawTerminal(() => engine.exec(request)) : await engine.exec(request);
   if (result.error !== undefined) {
     ctx.output.err(`Error: ${result.error.message}`);
     if (result.error.hint !== undefined) ctx.output.err(`hint: ${result.error.hint}`);

@@ -6,6 +6,7 @@
  */
 import type { RunRequest } from '../../engine/index.js';
 import type { CommandContext } from '../context.js';
+import { withRawTerminal } from '../terminal.js';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
@@ -84,9 +85,9 @@ export async function run(ctx: CommandContext, operands: string[], options: Reco
     return 0;
   }
   if (request.restart !== undefined && request.restart !== 'no') ctx.output.err('WARNING: --restart is carried out by the monitor of a detached container (run -d); this foreground run is not restarted');
-  if (options.tty === true) ctx.output.err('WARNING: -t is accepted but no pseudo-terminal is allocated yet');
   const engine = await ctx.engine();
-  const result = await engine.run(request);
+  // -t: the launcher relays the container's terminal to ours, which goes raw meanwhile.
+  const result = options.tty === true ? await withRawTerminal(() => engine.run(request)) : await engine.run(request);
   if (result.error !== undefined) {
     ctx.output.err(`Error: ${result.error.message}`);
     if (result.error.hint !== undefined) ctx.output.err(`hint: ${result.error.hint}`);
