@@ -180,7 +180,9 @@ async function planExec(state: EngineState, record: ContainerRecord, spec: Spec,
     proc.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, ...(spec.process.user.umask === undefined ? {} : { umask: spec.process.user.umask }) };
   }
   const extra = (request.env ?? []).map((entry) => expandEnvFlag(entry, request.hostEnv ?? process.env)).filter((e): e is string => e !== undefined);
-  proc.env = mergeEnv(spec.process.env ?? [], extra);
+  // -t: TERM=xterm as Docker sets it for a terminal, unless the container or -e says otherwise.
+  const term = request.tty === true && !(spec.process.env ?? []).some((entry) => entry.startsWith('TERM=')) ? ['TERM=xterm'] : [];
+  proc.env = mergeEnv(spec.process.env ?? [], [...term, ...extra]);
   if (request.workdir !== undefined && request.workdir !== '') {
     if (!request.workdir.startsWith('/')) throw new EngineError('INVALID_ARGUMENT', `${what}: the working directory ${JSON.stringify(request.workdir)} is not absolute`);
     proc.cwd = request.workdir;

@@ -65,8 +65,12 @@ function inTerminal(rows: number, cols: number, args: string[]) {
         });
       }
     },
-    close() {
-      child.stdin.end();
+    /** Resizes the CLI's terminal from outside (stty -F on it): the kernel sends its group SIGWINCH. */
+    resize(newRows: number, newCols: number) {
+      const children = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/);
+      const tty = fs.readlinkSync(`/proc/${children[0]}/fd/0`);
+      const done = spawnSync('stty', ['-F', tty, 'rows', String(newRows), 'cols', String(newCols)], { encoding: 'utf8' });
+      assert.equal(done.status, 0, done.stderr);
     },
   };
 }
@@ -96,6 +100,11 @@ test('run -it: a terminal of the caller\'s size, typed commands, exit status', {
   const seen = await term.waitFor(/hi-3/, mark);
   assert.match(seen, /\/dev\/pts\/\d+|\/dev\/console/);
   assert.match(seen, /^30 100\r?$/m);
+  term.resize(33, 111);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const later = term.screen().length;
+  term.type('stty size\r');
+  await term.waitFor(/^33 111\r?$/m, later);
   term.type('exit 5\r');
   assert.equal(await term.status, 5);
   assert.deepEqual(mountsBelow(path.join(root.root, 'containers')), []);
@@ -112,6 +121,11 @@ test('run -dit, attach, Ctrl-P Ctrl-Q, exec -it, attach again until exit', { ski
   first.type('stty size; echo at-$((2+3))\r');
   const seen = await first.waitFor(/at-5/);
   assert.match(seen, /^40 120\r?$/m);
+  first.resize(41, 121);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const later = first.screen().length;
+  first.type('stty size\r');
+  await first.waitFor(/^41 121\r?$/m, later);
   first.type('\x10\x11');
   assert.equal(await first.status, 0, first.screen());
   const inspect = cli('inspect', '-f', '{{.State.Running}}', 'tty1');
@@ -120,10 +134,11 @@ test('run -dit, attach, Ctrl-P Ctrl-Q, exec -it, attach again until exit', { ski
   const exec = inTerminal(25, 90, ['exec', '-it', 'tty1', 'sh']);
   await exec.waitFor(/# (\x1b\[6n)?$/);
   const mark = exec.screen().length;
-  exec.type('tty; stty size; echo ex-$((3+4)); exit 3\r');
+  exec.type('tty; stty size; echo term-$TERM; echo ex-$((3+4)); exit 3\r');
   const execSeen = await exec.waitFor(/ex-7/, mark);
   assert.match(execSeen, /\/dev\/pts\/\d+/);
   assert.match(execSeen, /^25 90\r?$/m);
+  assert.match(execSeen, /term-xterm/);
   assert.equal(await exec.status, 3);
 
   const second = inTerminal(24, 80, ['attach', 'tty1']);
