@@ -24,9 +24,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { EngineError, silentExplainer, type Explainer, type ExplainTopic } from '../common/index.js';
+import { EngineError, silentExplainer, type Explainer } from '../common/index.js';
 import { launchError, type LaunchStdio } from './launcher.js';
 import { nativeBinaryPath } from './native.js';
+import { forwardExplainLines, lineReader } from './line-protocol.js';
 
 export type JoinMode = 'exec' | 'exec-detach' | 'tar-create' | 'tar-extract';
 
@@ -60,41 +61,6 @@ export interface JoinedProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-const TOPICS = new Set<ExplainTopic>(['image', 'storage', 'namespace', 'mount', 'cgroup', 'security', 'process', 'network', 'state']);
-
-/** Lines of a stream; next() gives null at its end. */
-function lines(stream: Readable): { next(): Promise<string | null> } {
-  const queue: string[] = [];
-  let partial = '';
-  let ended = false;
-  let wake: (() => void) | undefined;
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop()!;
-    queue.push(...parts);
-    wake?.();
-  });
-  const end = () => {
-    ended = true;
-    wake?.();
-  };
-  stream.on('end', end).on('close', end).on('error', end);
-  return {
-    async next() {
-      while (queue.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
-      return queue.shift() ?? null;
-    },
-  };
-}
-
-async function forwardExplain(stream: Readable, explainer: Explainer): Promise<void> {
-  const reader = lines(stream);
-  for (let line = await reader.next(); line !== null; line = await reader.next()) {
-    const [topic = '', say = '', call] = line.split('\t');
-    explainer.step({ topic: TOPICS.has(topic as ExplainTopic) ? (topic as ExplainTopic) : 'process', say, ...(call ? { call } : {}) });
-  }
-}
 
 function exitOf(child: ChildProcess): Promise<{ status: number }> {
   return new Promise((resolve) => {
@@ -129,7 +95,7 @@ export async function startJoined(plan: Buffer, options: JoinOptions): Promise<J
   if (spawnError !== undefined) throw new EngineError('UNAVAILABLE', `${what}: run ${file}: ${spawnError.message}`, { cause: spawnError });
   const pipes = child.stdio as unknown as (Readable & Writable | null)[];
   const [planPipe, sync, explainPipe] = [pipes[3]!, pipes[4]!, pipes[5] ?? null];
-  const explained = explainPipe ? forwardExplain(explainPipe, explainer) : Promise.resolve();
+  const explained = explainPipe ? forwardExplainLines(explainPipe, explainer) : Promise.resolve();
   const exited = exitOf(child).then(async (exit) => (await explained, exit));
   planPipe.on('error', () => {}); // EPIPE when the helper died early: the sync channel says why
   sync.on('error', () => {});
@@ -151,7 +117,7 @@ export async function startJoined(plan: Buffer, options: JoinOptions): Promise<J
     throw error;
   }
   planPipe.end(plan);
-  const reader = lines(sync);
+  const reader = lineReader(sync);
   const base = { helperPid: child.pid!, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited };
 
   if (options.mode === 'tar-create' || options.mode === 'tar-extract') {

@@ -18,15 +18,11 @@ import { TarReader } from '../../src/snapshot/index.js';
 import { buildTar } from '../../src/snapshot/tar-writer.js';
 import { ETC_PASSWD, sharedImages } from '../helpers/images.js';
 import { createTempRoot, mountsBelow, type TempRoot } from '../helpers/tmp-root.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/didactic-container.js');
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let root: TempRoot;
 let imageRef: string;
@@ -37,20 +33,7 @@ let id: string;
 let pid: number;
 let work: string;
 
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, ...args], {
-      env: { ...process.env, DIDACTIC_CONTAINER_AUTH: path.join(root.dir, 'auth.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = (args: string[]): Promise<CliResult> => runCli(root, args);
 
 function row(containerName: string): { id: string; state: string; pid: number | null } | undefined {
   const db = openDatabase(path.join(root.root, 'db.sqlite'));

@@ -8,8 +8,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { resolvePaths } from '../../src/common/index.js';
 import { createEngine } from '../../src/engine/index.js';
 import { chainIds, createLayerStore } from '../../src/snapshot/index.js';
@@ -24,32 +23,14 @@ import {
 } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { createTempRoot, mountsBelow, type TempRoot } from '../helpers/tmp-root.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/didactic-container.js');
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs the CLI against a temp root (asynchronously, so in-process servers keep answering). */
-function cli(root: TempRoot, args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, ...args], {
-      env: { ...process.env, DIDACTIC_CONTAINER_AUTH: path.join(root.dir, 'auth.json'), ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
-}
+const cli = (root: TempRoot, args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> =>
+  runCli(root, args, options);
 
 async function ok(root: TempRoot, args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   const result = await cli(root, args, options);

@@ -9,38 +9,19 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
-import { fileURLToPath } from 'node:url';
 import { resolvePaths } from '../../src/common/index.js';
 import { createEngine } from '../../src/engine/index.js';
 import { chainIds, createLayerStore } from '../../src/snapshot/index.js';
 import { sharedImages, type TestImages } from '../helpers/images.js';
 import { createTempRoot, type TempRoot } from '../helpers/tmp-root.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/didactic-container.js');
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function cli(root: TempRoot, args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, ...args], {
-      env: { ...process.env, DIDACTIC_CONTAINER_AUTH: path.join(root.dir, 'auth.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = (root: TempRoot, args: string[]): Promise<CliResult> => runCli(root, args);
 
 async function ok(root: TempRoot, args: string[]): Promise<CliResult> {
   const result = await cli(root, args);

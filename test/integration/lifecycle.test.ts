@@ -16,35 +16,18 @@ import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../src/db/index.js';
 import { sharedImages } from '../helpers/images.js';
 import { createTempRoot, mountsBelow, type TempRoot } from '../helpers/tmp-root.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/didactic-container.js');
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let root: TempRoot;
 let imageRef: string;
 let counter = 0;
 const made = new Set<string>();
 
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, ...args], {
-      env: { ...process.env, DIDACTIC_CONTAINER_AUTH: path.join(root.dir, 'auth.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = (args: string[]): Promise<CliResult> => runCli(root, args);
 
 function ok(result: CliResult, what: string): CliResult {
   assert.equal(result.status, 0, `${what}: exit ${result.status}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);

@@ -11,42 +11,21 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { pushWithSkopeo, writeTestImageLayout } from '../helpers/images.js';
 import { startRegistry, type RegistryCredentials, type TestRegistry } from '../helpers/registry.js';
 import { createTempRoot, type TempRoot } from '../helpers/tmp-root.js';
 import { startTokenServer, type TestTokenServer, type TokenRequest } from '../helpers/token-server.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/didactic-container.js');
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 
 const CREDENTIALS: RegistryCredentials = { user: 'learner', password: 'to-k3n-s3rver!' };
 const PUBLIC_REPO = 'public/busybox';
 const PRIVATE_REPO = 'private/busybox';
 
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs the CLI asynchronously (the token server lives in this process and must keep answering). */
-function cli(root: TempRoot, args: string[], input = ''): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, ...args], {
-      env: { ...process.env, DIDACTIC_CONTAINER_AUTH: path.join(root.dir, 'auth.json') },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const cli = (root: TempRoot, args: string[], input = ''): Promise<CliResult> => runCli(root, args, { input });
 
 async function ok(root: TempRoot, args: string[], input = ''): Promise<CliResult> {
   const result = await cli(root, args, input);

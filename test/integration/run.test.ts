@@ -7,23 +7,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../src/db/index.js';
 import { sharedImages } from '../helpers/images.js';
 import { createTempRoot, mountsBelow, type TempRoot } from '../helpers/tmp-root.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/didactic-container.js');
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 const hasRunc = spawnSync('runc', ['--version'], { stdio: 'ignore' }).status === 0;
 
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface ContainerRow {
   id: string;
@@ -37,21 +31,8 @@ let root: TempRoot;
 let imageRef: string;
 let counter = 0;
 
-function cli(args: string[], options: { onSpawn?: (pid: number, stdout: NodeJS.ReadableStream) => void } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, ...args], {
-      env: { ...process.env, DIDACTIC_CONTAINER_AUTH: path.join(root.dir, 'auth.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('spawn', () => options.onSpawn?.(child.pid!, child.stdout));
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = (args: string[], options: { onSpawn?: (pid: number, stdout: NodeJS.ReadableStream) => void } = {}): Promise<CliResult> =>
+  runCli(root, args, options);
 
 /** Runs a named container; returns the CLI's result and the container's name. */
 async function run(flags: string[], command: string[] = []): Promise<CliResult & { name: string }> {

@@ -9,25 +9,19 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { sha256Digest } from '../../src/common/digest.js';
 import { buildTar } from '../../src/snapshot/tar-writer.js';
 import { buildBusyboxLayerTar, FIXED_MTIME, hostPlatform, IMAGE_PATH_ENV, MEDIA_TYPES, OciLayout, pushWithSkopeo, sharedImages } from '../helpers/images.js';
 import { createTempRoot, mountsBelow, type TempRoot } from '../helpers/tmp-root.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/didactic-container.js');
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 const hasRunc = spawnSync('runc', ['--version'], { stdio: 'ignore' }).status === 0;
 
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let root: TempRoot;
 let busybox: string;
@@ -35,20 +29,7 @@ let hostileRoot: string;
 let hostileEtc: string;
 let counter = 0;
 
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, ...args], {
-      env: { ...process.env, DIDACTIC_CONTAINER_AUTH: path.join(root.dir, 'auth.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = (args: string[]): Promise<CliResult> => runCli(root, args);
 
 const show = (r: CliResult) => `exit ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 
