@@ -154,3 +154,41 @@ test('run -dit, attach, Ctrl-P Ctrl-Q, exec -it, attach again until exit', { ski
   assert.equal(cli('rm', '-f', 'tty1').status, 0);
   assert.ok(!fs.existsSync(path.join(root.runRoot, id, 'attach')));
 });
+
+// The monitor learns our window size when we connect, just after the start: hence the sleep.
+test('create -t + start -a: the terminal\'s output at our window size, exit status', { skip }, async () => {
+  const created = cli('create', '-t', '--name', 'tty2', '--network', 'none', imageRef, 'sh', '-c', 'sleep 1; stty size; echo st-$((2+2)); exit 4');
+  assert.equal(created.status, 0, created.stderr);
+  const term = inTerminal(27, 95, ['start', '-a', 'tty2']);
+  const seen = await term.waitFor(/st-4/);
+  assert.match(seen, /^27 95\r?$/m);
+  assert.equal(await term.status, 4, term.screen());
+  assert.equal(cli('rm', 'tty2').status, 0);
+});
+
+const startHasInteractive = skip === false && /--interactive/.test(spawnSync(process.execPath, [BIN, 'start', '--help'], { encoding: 'utf8' }).stdout);
+
+test('create -it + start -ai: typed commands, Ctrl-P Ctrl-Q, start -ai again after exit', { skip: skip || (startHasInteractive ? false : 'start has no -i in src/cli/table.ts yet') }, async () => {
+  const created = cli('create', '-it', '--name', 'tty3', '--network', 'none', imageRef, 'sh');
+  assert.equal(created.status, 0, created.stderr);
+  const term = inTerminal(31, 101, ['start', '-ai', 'tty3']);
+  await term.waitFor(/# (\x1b\[6n|\x1b\[J)*$/);
+  const mark = term.screen().length;
+  term.type('stty size; echo ai-$((4+5))\r');
+  const seen = await term.waitFor(/ai-9/, mark);
+  assert.match(seen, /^31 101\r?$/m);
+  term.type('\x10\x11');
+  assert.equal(await term.status, 0, term.screen());
+  assert.equal(cli('inspect', '-f', '{{.State.Running}}', 'tty3').stdout.trim(), 'true', 'detaching leaves it running');
+
+  const back = inTerminal(24, 80, ['attach', 'tty3']);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  back.type('exit 6\r');
+  assert.equal(await back.status, 6, back.screen());
+
+  const again = inTerminal(24, 80, ['start', '-ai', 'tty3']);
+  await again.waitFor(/# (\x1b\[6n|\x1b\[J)*$/);
+  again.type('exit 2\r');
+  assert.equal(await again.status, 2, again.screen());
+  assert.equal(cli('rm', 'tty3').status, 0);
+});
