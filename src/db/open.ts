@@ -20,13 +20,38 @@ export interface OpenOptions {
 
 const require = createRequire(import.meta.url);
 
+let addonPath: string | null | undefined;
+
+/**
+ * better-sqlite3's compiled addon, named directly: left to itself the package
+ * finds it through `bindings`, which tries a dozen paths and reads a stack
+ * trace (some milliseconds of every command). undefined when the usual
+ * Release build is not where npm puts it, or a build `bindings` would prefer
+ * to it exists (build/better_sqlite3.node, build/Debug): the package then looks for itself.
+ */
+function sqliteAddonPath(): string | undefined {
+  if (addonPath === undefined) {
+    addonPath = null;
+    try {
+      const dir = path.dirname(require.resolve('better-sqlite3/package.json'));
+      const release = path.join(dir, 'build', 'Release', 'better_sqlite3.node');
+      const preferred = [path.join(dir, 'build', 'better_sqlite3.node'), path.join(dir, 'build', 'Debug')];
+      if (fs.existsSync(release) && !preferred.some((other) => fs.existsSync(other))) addonPath = release;
+    } catch {
+      addonPath = null;
+    }
+  }
+  return addonPath ?? undefined;
+}
+
 /** Opens (creating and migrating when needed) the database at `file`. */
 export function openDatabase(file: string, options: OpenOptions = {}): Database {
   const Sqlite = require('better-sqlite3') as typeof BetterSqlite3;
   if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   let db: Database;
   try {
-    db = new Sqlite(file, { readonly: options.readonly === true, fileMustExist: options.readonly === true });
+    const nativeBinding = sqliteAddonPath();
+    db = new Sqlite(file, { readonly: options.readonly === true, fileMustExist: options.readonly === true, ...(nativeBinding === undefined ? {} : { nativeBinding }) });
   } catch (error) {
     throw new EngineError('UNAVAILABLE', `open database ${file}: ${(error as Error).message}`, { cause: error });
   }
