@@ -15,10 +15,13 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 /* Reads "GO\n" from the engine; anything else (or EOF: the engine is gone) ends the child. */
@@ -32,6 +35,20 @@ static int wait_for_go(struct failure *f) {
     if (line[len++] == '\n') break;
   }
   if (len != 3 || memcmp(line, "GO\n", 3) != 0) return errno = EPROTO, fail(f, "sync", "expected GO");
+  return 0;
+}
+
+/* A new network namespace has only lo, and it is down: up it goes, as the CNI loopback plugin would. */
+static int loopback_up(struct failure *f) {
+  explain("network", "bring up the loopback interface of the new network namespace\tioctl(socket(AF_INET, SOCK_DGRAM), SIOCSIFFLAGS, {\"lo\", IFF_UP})");
+  CLEANUP_FD int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return fail(f, "loopback", "socket");
+  struct ifreq request;
+  memset(&request, 0, sizeof request);
+  strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+  if (ioctl(sock, SIOCGIFFLAGS, &request) < 0) return fail(f, "loopback", "SIOCGIFFLAGS lo");
+  request.ifr_flags |= IFF_UP;
+  if (ioctl(sock, SIOCSIFFLAGS, &request) < 0) return fail(f, "loopback", "SIOCSIFFLAGS lo");
   return 0;
 }
 
@@ -92,6 +109,7 @@ static void finish(const struct failure *f) {
 void run_child(const struct launch_plan *plan) {
   struct failure f = {0, NULL, ""};
   if (wait_for_go(&f) < 0) _exit(125);
+  if (plan->loopback_up && loopback_up(&f) < 0) finish(&f);
   if (plan->clone_flags & CLONE_NEWCGROUP) {
     /* Only now: the namespace's root is the cgroup the process is in when it is made. */
     explain("namespace", "new cgroup namespace rooted at the container's cgroup\tunshare(CLONE_NEWCGROUP)");

@@ -18,6 +18,7 @@ static const char *const SHAPES[TAG_COUNT] = {
   [TAG_MASK] = "s", [TAG_READONLY] = "s", [TAG_SYSCTL] = "ss", [TAG_USER] = "uuu",
   [TAG_GROUPS] = NULL, [TAG_CAPS] = "uuuuu", [TAG_NO_NEW_PRIVS] = "", [TAG_RLIMIT] = "uuu",
   [TAG_OOM_SCORE_ADJ] = "u", [TAG_CWD] = "s", [TAG_ARG] = "s", [TAG_ENV] = "s", [TAG_SECCOMP] = NULL,
+  [TAG_LOOPBACK_UP] = "",
 };
 
 struct cursor plan_cursor(const struct record *record) {
@@ -152,6 +153,7 @@ static void decode(struct launch_plan *plan) {
       plan->has_caps = 1;
       break;
     case TAG_NO_NEW_PRIVS: plan->no_new_privs = 1; break;
+    case TAG_LOOPBACK_UP: plan->loopback_up = 1; break;
     case TAG_OOM_SCORE_ADJ:
       take_u64(&c, &a);
       plan->has_oom_score_adj = 1, plan->oom_score_adj = (int)(int64_t)a;

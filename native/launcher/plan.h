@@ -34,6 +34,7 @@
  *   19   ARG            str, repeated in order
  *   20   ENV            str NAME=VALUE, repeated in order
  *   21   SECCOMP        struct sock_filter[] as compiled (8 bytes each)
+ *   22   LOOPBACK_UP    empty: bring up lo in the new network namespace
  *
  * Records of a kind that repeats (MOUNT, DEVICE, ...) are kept in plan order.
  * Strings point into the plan buffer, which lives as long as the process.
@@ -51,7 +52,7 @@ enum plan_tag {
   TAG_MAGIC = 1, TAG_CLONE, TAG_JOIN_NS, TAG_ROOTFS, TAG_HOSTNAME, TAG_MOUNT,
   TAG_DEVICE, TAG_SYMLINK, TAG_MASK, TAG_READONLY, TAG_SYSCTL, TAG_USER,
   TAG_GROUPS, TAG_CAPS, TAG_NO_NEW_PRIVS, TAG_RLIMIT, TAG_OOM_SCORE_ADJ,
-  TAG_CWD, TAG_ARG, TAG_ENV, TAG_SECCOMP, TAG_COUNT
+  TAG_CWD, TAG_ARG, TAG_ENV, TAG_SECCOMP, TAG_LOOPBACK_UP, TAG_COUNT
 };
 
 /* One record as read: its tag and payload (a view into the plan buffer). */
@@ -89,6 +90,7 @@ struct launch_plan {
   int oom_score_adj;
   const uint8_t *seccomp;
   size_t seccomp_len;
+  int loopback_up;
   char **argv; /* NULL-terminated */
   char **envp; /* NULL-terminated */
 };

@@ -745,7 +745,8 @@ export function planRunNetwork(state: EngineState, flags: RunNetworkFlags): RunN
 
 /**
  * Puts a started (not yet exec'd) container on its network: call from the
- * launcher's onPid. none: lo up; host and container:X: no CNI (the
+ * launcher's onPid. none: lo up (unless loopbackUp: the launcher has
+ * done it itself); host and container:X: no CNI (the
  * namespace is not the container's own); --add-host lines in every mode;
  * otherwise attachNetwork with the
  * pid, which pins the namespace under the run root until detachNetworks.
@@ -754,9 +755,10 @@ export async function connectContainer(
   state: EngineState,
   plan: RunNetworkPlan,
   container: { containerId: string; containerName: string; pid: number; hostsFile?: string | undefined },
+  options: { loopbackUp?: boolean } = {},
 ): Promise<NetworkAttachment | undefined> {
   if (plan.mode !== 'cni') {
-    if (plan.mode === 'none') await setUpLoopback(state, container.containerId, container.pid);
+    if (plan.mode === 'none' && options.loopbackUp !== true) await setUpLoopback(state, container.containerId, container.pid);
     if (container.hostsFile !== undefined && plan.addHosts.length > 0) {
       rewriteHostsFile(container.hostsFile, extraHostEntries(plan.addHosts.map(parseAddHost)));
     }

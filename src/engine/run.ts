@@ -115,7 +115,9 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
     ensureRootfsDir(bundle.rootfs, spec.process.cwd, explainer);
     writeEtcFiles(bundle, { hostname: spec.hostname ?? shortId(id), network: planned.network ?? 'bridge', dns: parseDnsServers(networkFlags.dns) }, explainer);
     writeConfig(bundle, builtIn ? spec : { ...spec, hooks: startHook(bundle, process.pid) }, explainer);
-    const connect = (pid: number) => connectContainer(state, netPlan, { containerId: id, containerName: name, pid, hostsFile: bundle.hosts }).then(() => undefined);
+    // --network none with the built-in runtime: the launcher brings lo up itself (no loopback plugin process).
+    const loopbackUp = builtIn && netPlan.mode === 'none' && mode.createOnly !== true;
+    const connect = (pid: number) => connectContainer(state, netPlan, { containerId: id, containerName: name, pid, hostsFile: bundle.hosts }, { loopbackUp }).then(() => undefined);
     if (mode.createOnly === true) {
       // Prepared, not started: `start` mounts the root again and launches it under its monitor.
       unmountBelow(bundle.rootfs, explainer);
@@ -131,15 +133,21 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
       if (seccompFilter !== undefined) {
         explainer.step({ topic: 'security', say: `compile the seccomp profile into a BPF filter of ${seccompFilter.length / 8} instructions for the launcher to install` });
       }
-      const plan = planLaunch(spec, { rootfs: bundle.rootfs, cgroupLayout: layout, ...(seccompFilter === undefined ? {} : { seccompFilter }) });
+      const plan = planLaunch(spec, { rootfs: bundle.rootfs, cgroupLayout: layout, loopbackUp, ...(seccompFilter === undefined ? {} : { seccompFilter }) });
       const group = cgroup;
       const launched: LaunchedContainer = await launchContainer(encodeLaunchPlan(plan), {
         stdio,
         terminal: spec.process.terminal === true,
         explainer,
         onPid: async (pid) => {
-          await group.apply(pid);
-          await connect(pid);
+          // The network join starts first: its plugin runs while the kernel
+          // moves the pid into the cgroup (the first cgroup.procs write of a
+          // run waits out an RCU grace period). Both finish before GO.
+          const joining = connect(pid);
+          const moved = group.apply(pid);
+          const [joined, applied] = await Promise.allSettled([joining, moved]);
+          if (applied.status === 'rejected') throw applied.reason;
+          if (joined.status === 'rejected') throw joined.reason;
         },
       });
       started = { pid: launched.pid, exited: launched.exited, kill: (signal) => launched.kill(signal) };

@@ -256,3 +256,16 @@ describe('encodeLaunchPlan', () => {
     assert.equal(record[1].readBigInt64LE(0), -17n);
   });
 });
+
+describe('loopbackUp', () => {
+  test('an empty LOOPBACK_UP record only when asked, and only with a new network namespace', () => {
+    const tagsOf = (plan: ReturnType<typeof planLaunch>) => decode(encodeLaunchPlan(plan)).map(([tag]) => tag);
+    const asked = decode(encodeLaunchPlan(planLaunch(dockerSpec(), { rootfs: ROOTFS, loopbackUp: true }))).filter(([t]) => t === TAGS.LOOPBACK_UP);
+    assert.equal(asked.length, 1);
+    assert.equal(asked[0]![1].length, 0);
+    assert.equal(tagsOf(planLaunch(dockerSpec(), { rootfs: ROOTFS })).includes(TAGS.LOOPBACK_UP), false);
+    const hostNetwork = dockerSpec();
+    hostNetwork.linux.namespaces = hostNetwork.linux.namespaces!.filter((ns) => ns.type !== 'network');
+    assert.throws(() => planLaunch(hostNetwork, { rootfs: ROOTFS, loopbackUp: true }), (error) => isEngineError(error, 'INVALID_ARGUMENT'));
+  });
+});

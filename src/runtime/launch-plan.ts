@@ -20,6 +20,7 @@
  *    6 MOUNT u64 flags, u64 prop, str source, target, fstype, data | 20 ENV str (repeated)
  *    7 DEVICE u64 mode, major, minor, uid, gid, str path       | 21 SECCOMP bytes
  *   13 GROUPS u64*          | 14 CAPS u64 bounding, effective, permitted, inheritable, ambient
+ *   22 LOOPBACK_UP -        (bring up lo in the new network namespace)
  */
 import path from 'node:path';
 import { EngineError } from '../common/index.js';
@@ -78,6 +79,8 @@ export interface LaunchPlan {
   args: string[];
   env: string[];
   seccompFilter?: Buffer;
+  /** lo is brought up in the container's own new network namespace. */
+  loopbackUp?: boolean;
 }
 
 export interface PlanLaunchOptions {
@@ -87,6 +90,8 @@ export interface PlanLaunchOptions {
   seccompFilter?: Buffer;
   /** How a `cgroup` mount is made: v1 hierarchies one by one, or cgroup2. Default cgroup2. */
   cgroupLayout?: Pick<CgroupLayout, 'mode' | 'v1Mounts'>;
+  /** Bring up lo in the container's new network namespace before the mounts (as runc does for a new one). */
+  loopbackUp?: boolean;
 }
 
 /** The spec fields planLaunch reads (src/spec's Spec fits). */
@@ -276,6 +281,10 @@ export function planLaunch(spec: LaunchSpec, options: PlanLaunchOptions): Launch
   if (proc.capabilities) plan.capabilities = capabilityMasks(proc.capabilities);
   if (proc.oomScoreAdj !== undefined) plan.oomScoreAdj = proc.oomScoreAdj;
   if (filter !== undefined) plan.seccompFilter = filter;
+  if (options.loopbackUp === true) {
+    if (!(cloneFlags & CLONE_FLAGS.network)) throw invalid('bringing up lo needs a new network namespace');
+    plan.loopbackUp = true;
+  }
   return plan;
 }
 
@@ -283,7 +292,7 @@ export const LAUNCH_PLAN_MAGIC = 'didactic-launch-plan-v1';
 export const TAGS = {
   MAGIC: 1, CLONE: 2, JOIN_NS: 3, ROOTFS: 4, HOSTNAME: 5, MOUNT: 6, DEVICE: 7, SYMLINK: 8, MASK: 9, READONLY: 10,
   SYSCTL: 11, USER: 12, GROUPS: 13, CAPS: 14, NO_NEW_PRIVS: 15, RLIMIT: 16, OOM_SCORE_ADJ: 17, CWD: 18, ARG: 19,
-  ENV: 20, SECCOMP: 21,
+  ENV: 20, SECCOMP: 21, LOOPBACK_UP: 22,
 } as const;
 
 function record(tag: number, numbers: readonly (number | bigint)[], strings: readonly string[] = []): Buffer {
@@ -326,5 +335,6 @@ export function encodeLaunchPlan(plan: LaunchPlan): Buffer {
   for (const arg of plan.args) out.push(record(TAGS.ARG, [], [arg]));
   for (const entry of plan.env) out.push(record(TAGS.ENV, [], [entry]));
   if (plan.seccompFilter !== undefined) out.push(rawRecord(TAGS.SECCOMP, plan.seccompFilter));
+  if (plan.loopbackUp === true) out.push(record(TAGS.LOOPBACK_UP, []));
   return Buffer.concat(out);
 }
