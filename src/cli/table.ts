@@ -236,7 +236,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     shortcuts: ['start'],
     summary: 'Start created or stopped containers, detached under their monitor',
     args: ['<container...>'],
-    options: [{ flags: '-a, --attach', description: 'follow its output until it ends and exit with its status' }],
+    options: [
+      { flags: '-a, --attach', description: 'follow its output until it ends and exit with its status' },
+      { flags: '-i, --interactive', description: 'with -a: send our input to the container (its terminal, or its stdin)' },
+    ],
     load: () => import('./commands/container-start.js'),
   },
   {
