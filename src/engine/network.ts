@@ -421,7 +421,7 @@ function isMountPoint(file: string): boolean {
 }
 
 /** Joins a container to a network (default `bridge`). */
-export async function attachNetwork(state: EngineState, request: NetworkAttachRequest): Promise<NetworkAttachment> {
+export async function attachNetwork(state: EngineState, request: NetworkAttachRequest, launch: { loopbackUp?: boolean } = {}): Promise<NetworkAttachment> {
   const db = state.db();
   const networkName = request.network ?? DEFAULT_NETWORK;
   if (networkName === 'none' || networkName === 'host' || networkName.startsWith('container:')) {
@@ -463,7 +463,8 @@ export async function attachNetwork(state: EngineState, request: NetworkAttachRe
         }
       },
     );
-    await addNetworkList(loopback, { containerId: request.containerId, netns: netns.path, ifname: 'lo' }, {}, options);
+    // loopbackUp: the container's launcher brings lo up itself (no plugin process).
+    if (launch.loopbackUp !== true) await addNetworkList(loopback, { containerId: request.containerId, netns: netns.path, ifname: 'lo' }, {}, options);
     const result = await addNetworkList(list, { containerId: request.containerId, netns: netns.path, ifname: attachment.ifname }, { portMappings: mappingsOf(ports) }, options);
     const address = addressOf(result);
     networks.setAttachmentResult(db, row.id, request.containerId, { result: JSON.stringify(result), ip: address.ip ?? null, mac: address.mac ?? null });
@@ -745,11 +746,11 @@ export function planRunNetwork(state: EngineState, flags: RunNetworkFlags): RunN
 
 /**
  * Puts a started (not yet exec'd) container on its network: call from the
- * launcher's onPid. none: lo up (unless loopbackUp: the launcher has
- * done it itself); host and container:X: no CNI (the
+ * launcher's onPid. none: lo up; host and container:X: no CNI (the
  * namespace is not the container's own); --add-host lines in every mode;
  * otherwise attachNetwork with the
  * pid, which pins the namespace under the run root until detachNetworks.
+ * loopbackUp: the launcher brings lo up itself, so no loopback plugin runs.
  */
 export async function connectContainer(
   state: EngineState,
@@ -773,5 +774,5 @@ export async function connectContainer(
     aliases: plan.aliases,
     addHosts: plan.addHosts,
     hostsFile: container.hostsFile,
-  });
+  }, options);
 }

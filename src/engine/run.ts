@@ -115,8 +115,8 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
     ensureRootfsDir(bundle.rootfs, spec.process.cwd, explainer);
     writeEtcFiles(bundle, { hostname: spec.hostname ?? shortId(id), network: planned.network ?? 'bridge', dns: parseDnsServers(networkFlags.dns) }, explainer);
     writeConfig(bundle, builtIn ? spec : { ...spec, hooks: startHook(bundle, process.pid) }, explainer);
-    // --network none with the built-in runtime: the launcher brings lo up itself (no loopback plugin process).
-    const loopbackUp = builtIn && netPlan.mode === 'none' && mode.createOnly !== true;
+    // A new network namespace (none or a CNI network) under the built-in runtime: the launcher brings lo up itself (no loopback plugin process).
+    const loopbackUp = builtIn && (netPlan.mode === 'none' || netPlan.mode === 'cni') && mode.createOnly !== true;
     const connect = (pid: number) => connectContainer(state, netPlan, { containerId: id, containerName: name, pid, hostsFile: bundle.hosts }, { loopbackUp }).then(() => undefined);
     if (mode.createOnly === true) {
       // Prepared, not started: `start` mounts the root again and launches it under its monitor.
