@@ -1,6 +1,7 @@
 /*
  * didactic_native: the few system calls Node does not offer, as a Node-API
- * addon in C. Every function is synchronous and thin: it converts arguments,
+ * addon in C. Every function is synchronous and thin (but umount2Async, the
+ * same call on a worker thread): it converts arguments,
  * makes exactly one system call (plus size queries for xattrs) and throws an
  * fs-style error ({code, errno, syscall, path}) when the call fails. Deciding
  * what to mount, and turning errors into engine errors, happens in TypeScript.
@@ -10,6 +11,7 @@
 static napi_value init(napi_env env, napi_value exports) {
   if (js_export_function(env, exports, "mount", js_mount) < 0 ||
       js_export_function(env, exports, "umount2", js_umount2) < 0 ||
+      js_export_function(env, exports, "umount2Async", js_umount2_async) < 0 ||
       js_export_function(env, exports, "mknod", js_mknod) < 0 ||
       js_export_function(env, exports, "statfs", js_statfs) < 0 ||
       js_export_function(env, exports, "lsetxattr", js_lsetxattr) < 0 ||

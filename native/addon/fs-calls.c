@@ -6,6 +6,7 @@
 #include "js.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -81,4 +82,61 @@ napi_value js_statfs(napi_env env, napi_callback_info info) {
       js_set_number(env, result, "flags", (double)st.f_flags) < 0)
     return NULL;
   return result;
+}
+
+/*
+ * umount2Async(target, flags) -> Promise<undefined>: the same call on a
+ * libuv worker thread. Detaching a mount waits for an RCU grace period
+ * (milliseconds); this lets the engine do other cleanup meanwhile.
+ */
+struct umount_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *target;
+  int flags;
+  int err;
+};
+
+static void umount_execute(napi_env env, void *data) {
+  (void)env;
+  struct umount_work *job = data;
+  job->err = umount2(job->target, job->flags) < 0 ? errno : 0;
+}
+
+static void umount_complete(napi_env env, napi_status status, void *data) {
+  struct umount_work *job = data;
+  napi_value result = NULL;
+  if (status == napi_ok && job->err == 0) {
+    napi_get_undefined(env, &result);
+    napi_resolve_deferred(env, job->deferred, result);
+  } else {
+    js_throw_errno(env, status == napi_ok ? job->err : ECANCELED, "umount2", job->target);
+    if (napi_get_and_clear_last_exception(env, &result) != napi_ok || result == NULL) napi_get_undefined(env, &result);
+    napi_reject_deferred(env, job->deferred, result);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job->target);
+  free(job);
+}
+
+napi_value js_umount2_async(napi_env env, napi_callback_info info) {
+  napi_value argv[2], promise, name;
+  char *target = NULL;
+  uint32_t flags = 0;
+  if (js_args(env, info, 2, argv) < 0) return NULL;
+  if (js_string(env, argv[0], "target", 0, &target) < 0) return NULL;
+  if (js_uint32(env, argv[1], "flags", &flags) < 0) return free(target), NULL;
+  struct umount_work *job = calloc(1, sizeof *job);
+  if (job == NULL) return free(target), js_throw_errno(env, ENOMEM, "malloc", NULL), NULL;
+  job->target = target;
+  job->flags = (int)flags;
+  if (js_check(env, napi_create_promise(env, &job->deferred, &promise)) < 0 ||
+      js_check(env, napi_create_string_utf8(env, "umount2", NAPI_AUTO_LENGTH, &name)) < 0 ||
+      js_check(env, napi_create_async_work(env, NULL, name, umount_execute, umount_complete, job, &job->work)) < 0)
+    return free(target), free(job), NULL;
+  if (js_check(env, napi_queue_async_work(env, job->work)) < 0) {
+    napi_delete_async_work(env, job->work);
+    return free(target), free(job), NULL;
+  }
+  return promise;
 }

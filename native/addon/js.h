@@ -41,6 +41,7 @@ int js_check(napi_env env, napi_status status);
 /* The functions of each part of the addon. */
 napi_value js_mount(napi_env env, napi_callback_info info);
 napi_value js_umount2(napi_env env, napi_callback_info info);
+napi_value js_umount2_async(napi_env env, napi_callback_info info);
 napi_value js_mknod(napi_env env, napi_callback_info info);
 napi_value js_statfs(napi_env env, napi_callback_info info);
 napi_value js_lsetxattr(napi_env env, napi_callback_info info);

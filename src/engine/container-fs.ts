@@ -106,6 +106,28 @@ export function unmountBelow(dir: string, explainer: Explainer): string[] {
   return mounts;
 }
 
+/**
+ * unmountBelow with each umount2 on a worker thread: the RCU grace period a
+ * detach waits for (milliseconds, more on a busy host) overlaps with whatever
+ * the caller does meanwhile.
+ */
+export async function unmountBelowAsync(dir: string, explainer: Explainer): Promise<string[]> {
+  const mounts = mountsBelow(dir);
+  const detach = mounts.length === 0 ? 0 : nativeConstants().MNT_DETACH;
+  for (const point of mounts) {
+    explainer.step({ topic: 'mount', say: `unmount ${point}`, call: `umount2("${point}", MNT_DETACH)` });
+    try {
+      await sys.umount2Async(point, detach);
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code;
+      if (code !== 'EINVAL' && code !== 'ENOENT') {
+        throw new EngineError('INTERNAL', `unmount ${point}: ${(cause as Error).message}`, { cause });
+      }
+    }
+  }
+  return mounts;
+}
+
 /** Every cgroup and cgroup2 mount point of this mount namespace (v1 hierarchies, name=systemd, unified). */
 export function cgroupMountPoints(): string[] {
   const text = readHostFile('/proc/self/mountinfo') ?? '';

@@ -37,6 +37,7 @@ import {
   readRootfsFile,
   removeEmptyCgroups,
   unmountBelow,
+  unmountBelowAsync,
   writeEtcFiles,
   type BundlePaths,
 } from './container-fs.js';
@@ -336,6 +337,8 @@ async function cleanUp(
     }
   };
   if (deleteFromRuntime !== undefined) await attempt(deleteFromRuntime);
+  // The root's detach runs on a worker thread while the cgroup and network steps run here.
+  const unmounted = attempt(() => unmountBelowAsync(bundle.rootfs, explainer));
   if (cgroup !== undefined) {
     const group = cgroup;
     await attempt(async () => {
@@ -347,7 +350,7 @@ async function cleanUp(
   await attempt(() => removeEmptyCgroups(DEFAULT_CGROUP_PARENT, id, explainer));
   // CNI DEL for every network the container joined (also after a failed join: DEL is idempotent).
   await attempt(owned.detachNetworks);
-  await attempt(() => unmountBelow(bundle.rootfs, explainer));
+  await unmounted;
   if (remove) {
     await attempt(() => {
       explainer.step({ topic: 'storage', say: `remove the container's bundle (--rm)`, call: `rm -rf ${bundle.dir}` });

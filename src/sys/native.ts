@@ -97,6 +97,8 @@ export interface NativeConstants {
 export interface NativeSys {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
+  /** umount2 on a libuv worker thread: the grace period a detach waits for does not block the event loop. */
+  umount2Async(target: string, flags: number): Promise<void>;
   /** `mode` includes the file type: S_IFCHR, S_IFBLK, S_IFIFO, S_IFREG or S_IFSOCK. */
   mknod(path: string, mode: number, major: number, minor: number): void;
   lsetxattr(path: string, name: string, value: Uint8Array | string, flags: number): void;
@@ -192,6 +194,7 @@ export function isNativeError(error: unknown, code?: string): error is NativeErr
 export const sys: NativeSys = {
   mount: (source, target, fstype, flags, data) => loadNativeAddon().mount(source, target, fstype, flags, data),
   umount2: (target, flags) => loadNativeAddon().umount2(target, flags),
+  umount2Async: async (target, flags) => loadNativeAddon().umount2Async(target, flags),
   mknod: (file, mode, major, minor) => loadNativeAddon().mknod(file, mode, major, minor),
   lsetxattr: (file, name, value, flags) =>
     loadNativeAddon().lsetxattr(file, name, typeof value === 'string' ? Buffer.from(value) : value, flags),

@@ -112,6 +112,28 @@ describe('native mount and umount2 (root)', needsRoot, () => {
       assert.ok(isNativeError(thrown(() => sys.umount2(missing, 0)), 'ENOENT'));
     });
   });
+
+  test('umount2Async detaches on a worker thread and rejects with the same fs-style errors', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'didactic-native-it-'));
+    try {
+      sys.mount('none', dir, 'tmpfs', 0, null);
+      try {
+        assert.ok(mountPoints().includes(dir));
+        await sys.umount2Async(dir, nativeConstants().MNT_DETACH);
+        assert.ok(!mountPoints().includes(dir));
+      } finally {
+        if (mountPoints().includes(dir)) sys.umount2(dir, nativeConstants().MNT_DETACH);
+      }
+      const notMounted = await sys.umount2Async(dir, 0).then(() => undefined, (error: unknown) => error);
+      assert.ok(isNativeError(notMounted, 'EINVAL'));
+      assert.equal(notMounted.syscall, 'umount2');
+      assert.equal(notMounted.path, dir);
+      const missing = await sys.umount2Async(path.join(dir, 'missing'), 0).then(() => undefined, (error: unknown) => error);
+      assert.ok(isNativeError(missing, 'ENOENT'));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('native mknod (root)', needsRoot, () => {
