@@ -355,7 +355,7 @@ function report(memory: MemoryResult[], ps: PsResult[], skipped: string[], loadB
     lines.push('-'.repeat(header.length));
     for (const result of ps) {
       lines.push(
-        `${pad(result.engine, 28)} ${pad(quantile(result.emptyMs, 0.5).toFixed(1), 9, true)} ${pad(quantile(result.fullMs, 0.5).toFixed(1), 9, true)} ${pad(quantile(result.fullMs, 0.9).toFixed(1), 8, true)} ${pad(String(result.listed), 7, true)}   ${result.created} in ${result.createSeconds.toFixed(1)} s, ${jobs} at a time (${((result.createSeconds * 1000 * jobs) / store).toFixed(0)} ms each)${result.createFailures > 0 ? `, ${result.createFailures} failed` : ''}`,
+        `${pad(result.engine, 28)} ${pad(quantile(result.emptyMs, 0.5).toFixed(1), 9, true)} ${pad(quantile(result.fullMs, 0.5).toFixed(1), 9, true)} ${pad(quantile(result.fullMs, 0.9).toFixed(1), 8, true)} ${pad(String(result.listed), 7, true)}   ${result.created} in ${result.createSeconds.toFixed(1)} s, ${jobs} at a time (about ${((result.createSeconds * 1000 * jobs) / store).toFixed(0)} ms each)${result.createFailures > 0 ? `, ${result.createFailures} failed` : ''}`,
       );
     }
     const ours = ps.find((p) => p.engine === 'didactic-container');
