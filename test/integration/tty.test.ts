@@ -3,8 +3,8 @@
  * `script`, which gives it a pty as stdin/stdout (sized with stty first); the
  * test types into script's stdin and reads what the container's terminal
  * shows. Covers run -it (tty, stty size, exit status), run -dit + attach with
- * Ctrl-P Ctrl-Q detach and a second attach, exec -it, and the log of a
- * terminal's output.
+ * Ctrl-P Ctrl-Q detach and a second attach, exec -it, the log of a
+ * terminal's output, and start -a / start -ai of containers created with -t.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
