@@ -250,7 +250,8 @@ describe('run', { skip }, () => {
       '-c',
       'grep -E "^(CapEff|CapPrm|CapBnd|Seccomp|NoNewPrivs):" /proc/self/status; echo pid=$$; hostname; id; pwd; echo $HOME; ' +
         'cat /proc/kcore 2>&1 | wc -c; echo x > /proc/sys/kernel/domainname 2>/dev/null || echo proc-sys-ro; ' +
-        'ls /proc | grep -c "^[0-9]"; ls /dev | sort | tr "\\n" " "',
+        // Processes counted by the shell's own glob: a pipeline would race with its own members starting.
+        'set -- /proc/[0-9]*; echo processes=$#; ls /dev | sort | tr "\\n" " "',
     ];
     for (const flags of [[], ['--cap-drop', 'ALL', '--cap-add', 'CHOWN', '-u', 'app', '-w', '/tmp', '--security-opt', 'no-new-privileges']]) {
       const ours = await run(['-h', 'probe', ...flags], probe);
