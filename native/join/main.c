@@ -90,22 +90,7 @@ static void exec_child(const struct launch_plan *plan) __attribute__((noreturn))
 static void exec_child(const struct launch_plan *plan) {
   struct failure f = {0, NULL, ""};
   if (apply_rlimits(plan, &f) < 0 || set_oom_score_adj(plan, &f) < 0) finish(&f);
-  /* Without no_new_privs only a process with CAP_SYS_ADMIN may install a filter: before the caps go. */
-  if (plan->seccomp != NULL && !plan->no_new_privs && apply_seccomp(plan, &f) < 0) finish(&f);
-  if (set_identity(plan, &f) < 0) finish(&f);
-  explain("process", "change to the working directory\tchdir(\"%s\")", plan->cwd);
-  if (chdir(plan->cwd) < 0) fail(&f, "chdir", "%s", plan->cwd), finish(&f);
-  if (plan->no_new_privs) {
-    explain("security", "no process started from here may gain privileges\tprctl(PR_SET_NO_NEW_PRIVS, 1)");
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(&f, "no_new_privs", "prctl"), finish(&f);
-  }
-  umask(plan->umask);
-  char path[PATH_MAX];
-  if (find_command(plan, path, sizeof path, &f) < 0) finish(&f);
-  if (plan->seccomp != NULL && plan->no_new_privs && apply_seccomp(plan, &f) < 0) finish(&f);
-  explain("process", "replace the joined process with the command\texecve(\"%s\", argv, envp)", path);
-  execve(path, plan->argv, plan->envp);
-  fail(&f, "exec", "%s", plan->argv[0]);
+  exec_command(plan, "the joined process with the command", &f);
   finish(&f);
 }
 

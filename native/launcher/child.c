@@ -124,24 +124,6 @@ void run_child(const struct launch_plan *plan) {
   }
   if (apply_sysctls(plan, &f) < 0 || protect_paths(plan, &f) < 0 || set_oom_score_adj(plan, &f) < 0) finish(&f);
   if (apply_rlimits(plan, &f) < 0 || make_cwd(plan, &f) < 0) finish(&f);
-  if (plan->seccomp != NULL && !plan->no_new_privs && apply_seccomp(plan, &f) < 0) finish(&f);
-  /* Changing uid clears the parent-death signal a monitor asked for; ask for it again. */
-  int pdeath_signal = 0;
-  prctl(PR_GET_PDEATHSIG, &pdeath_signal, 0, 0, 0);
-  if (set_identity(plan, &f) < 0) finish(&f);
-  if (pdeath_signal != 0 && prctl(PR_SET_PDEATHSIG, pdeath_signal, 0, 0, 0) < 0) fail(&f, "prctl", "PR_SET_PDEATHSIG"), finish(&f);
-  explain("process", "change to the working directory\tchdir(\"%s\")", plan->cwd);
-  if (chdir(plan->cwd) < 0) fail(&f, "chdir", "%s", plan->cwd), finish(&f);
-  if (plan->no_new_privs) {
-    explain("security", "no process started from here may gain privileges\tprctl(PR_SET_NO_NEW_PRIVS, 1)");
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(&f, "no_new_privs", "prctl"), finish(&f);
-  }
-  umask(plan->umask);
-  char path[PATH_MAX];
-  if (find_command(plan, path, sizeof path, &f) < 0) finish(&f);
-  if (plan->seccomp != NULL && plan->no_new_privs && apply_seccomp(plan, &f) < 0) finish(&f);
-  explain("process", "replace the launcher with the container's command\texecve(\"%s\", argv, envp)", path);
-  execve(path, plan->argv, plan->envp);
-  fail(&f, "exec", "%s", plan->argv[0]);
+  exec_command(plan, "the launcher with the container's command", &f);
   finish(&f);
 }

@@ -142,3 +142,27 @@ int find_command(const struct launch_plan *plan, char *out, size_t size, struct 
   errno = denied ? EACCES : ENOENT;
   return fail(f, "exec", "%s", name);
 }
+
+int exec_command(const struct launch_plan *plan, const char *replaced, struct failure *f) {
+  /* Without no_new_privs only a process with CAP_SYS_ADMIN may install a filter: before the caps go. */
+  if (plan->seccomp != NULL && !plan->no_new_privs && apply_seccomp(plan, f) < 0) return -1;
+  /* Changing uid clears a parent-death signal (a monitor asks for one); ask for it again. */
+  int pdeath_signal = 0;
+  prctl(PR_GET_PDEATHSIG, &pdeath_signal, 0, 0, 0);
+  if (set_identity(plan, f) < 0) return -1;
+  if (pdeath_signal != 0 && prctl(PR_SET_PDEATHSIG, pdeath_signal, 0, 0, 0) < 0) return fail(f, "prctl", "PR_SET_PDEATHSIG");
+  explain("process", "change to the working directory\tchdir(\"%s\")", plan->cwd);
+  if (chdir(plan->cwd) < 0) return fail(f, "chdir", "%s", plan->cwd);
+  if (plan->no_new_privs) {
+    explain("security", "no process started from here may gain privileges\tprctl(PR_SET_NO_NEW_PRIVS, 1)");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return fail(f, "no_new_privs", "prctl");
+  }
+  umask(plan->umask);
+  char path[PATH_MAX];
+  if (find_command(plan, path, sizeof path, f) < 0) return -1;
+  /* With no_new_privs the filter can come last, so that it judges only the command. */
+  if (plan->seccomp != NULL && plan->no_new_privs && apply_seccomp(plan, f) < 0) return -1;
+  explain("process", "replace %s\texecve(\"%s\", argv, envp)", replaced, path);
+  execve(path, plan->argv, plan->envp);
+  return fail(f, "exec", "%s", plan->argv[0]);
+}

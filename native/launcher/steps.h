@@ -24,6 +24,10 @@ int apply_seccomp(const struct launch_plan *plan, struct failure *f);
 /* security.c: finds argv[0] in the container's PATH (ENOENT: not found, EACCES: not executable). */
 int find_command(const struct launch_plan *plan, char *out, size_t size, struct failure *f);
 
+/* security.c: the last steps before the command, shared with the join helper: seccomp, identity,
+ * working directory, no_new_privs, umask, the PATH search and execve. Returns -1 only on failure; `replaced` finishes "replace ..." in the explain line. */
+int exec_command(const struct launch_plan *plan, const char *replaced, struct failure *f);
+
 /* child.c: everything from GO to execve; never returns. */
 void run_child(const struct launch_plan *plan) __attribute__((noreturn));
 
