@@ -50,3 +50,22 @@ export function timeAgo(iso: string, now = Date.now()): string {
   if (seconds < 86400 * 730) return plural(Math.round(seconds / 2592000), 'month');
   return plural(Math.round(seconds / 31536000), 'year');
 }
+
+/**
+ * Docker's inspect output: one JSON array of everything found, an error line
+ * for each name that was not, and exit status 1 when any was missing.
+ */
+export async function printInspected(output: { out(text: string): void; err(text: string): void }, names: string[], inspect: (name: string) => Promise<unknown>): Promise<number> {
+  const found: unknown[] = [];
+  let status = 0;
+  for (const name of names) {
+    try {
+      found.push(await inspect(name));
+    } catch (error) {
+      output.err(`Error: ${(error as Error).message}`);
+      status = 1;
+    }
+  }
+  output.out(toJson(found));
+  return status;
+}

@@ -1,19 +1,8 @@
 import type { CommandContext } from '../context.js';
-import { toJson } from '../format.js';
+import { printInspected } from '../format.js';
 
-/** Docker prints a JSON array of the images found, and an error for each one that is not. */
+/** A JSON array of the images found, and an error line for each one that is not. */
 export async function run(ctx: CommandContext, operands: string[]): Promise<number> {
   const engine = await ctx.engine();
-  const found: unknown[] = [];
-  let status = 0;
-  for (const ref of operands) {
-    try {
-      found.push(await engine.inspectImage(ref));
-    } catch (error) {
-      ctx.output.err(`Error: ${(error as Error).message}`);
-      status = 1;
-    }
-  }
-  ctx.output.out(toJson(found));
-  return status;
+  return printInspected(ctx.output, operands, (name) => engine.inspectImage(name));
 }
