@@ -13,63 +13,25 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { resolvePaths } from '../../src/common/index.js';
 import { createEngine } from '../../src/engine/index.js';
-import { chainIds, createLayerStore } from '../../src/snapshot/index.js';
 import { buildTar, type TarEntry } from '../../src/snapshot/tar-writer.js';
 import { startFaultRegistry, type FaultRegistry } from '../helpers/fault-registry.js';
 import { findFreePort } from '../helpers/registry.js';
 import { addImage, FIXED_MTIME, OciLayout, pushWithSkopeo, sharedImages, type BuiltImage, type TestImages } from '../helpers/images.js';
 import { createTempRoot, type TempRoot } from '../helpers/tmp-root.js';
+import { layerDirsOf } from '../helpers/store.js';
+import { runCliJson, runCliOk, startCli, type CliResult } from '../helpers/cli.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/didactic-container.js');
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function start(root: TempRoot, args: string[]): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [BIN, '--root', root.root, '--run-root', root.runRoot, ...args], {
-    env: { ...process.env, DIDACTIC_CONTAINER_AUTH: path.join(root.dir, 'auth.json') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<CliResult>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-  return { child, done };
-}
-
-const cli = (root: TempRoot, args: string[]) => start(root, args).done;
-
-async function ok(root: TempRoot, args: string[]): Promise<CliResult> {
-  const result = await cli(root, args);
-  assert.equal(result.status, 0, `${args.join(' ')} failed (${result.status}):\n${result.stderr}`);
-  return result;
-}
-
-async function json<T = any>(root: TempRoot, args: string[]): Promise<T> {
-  return JSON.parse((await ok(root, [...args, '--format', 'json'])).stdout) as T;
-}
-
-function layerDirs(root: TempRoot, diffIds: string[]): string[] {
-  const store = createLayerStore(resolvePaths({ root: root.root, runRoot: root.runRoot }));
-  return chainIds(diffIds).map((id) => store.layerDir(id));
-}
+const cli = (root: TempRoot, args: string[]) => startCli(root, args).done;
 
 /** After a failed pull: check healthy, no image, none of the image's layers visible, not even half-made. */
 async function assertNothingRecorded(root: TempRoot, diffIds: string[]): Promise<void> {
-  for (const dir of layerDirs(root, diffIds)) assert.equal(fs.existsSync(dir), false, `${dir} must not exist`);
+  for (const dir of layerDirsOf(root, diffIds)) assert.equal(fs.existsSync(dir), false, `${dir} must not exist`);
   // Not even a half-unpacked temporary directory stays behind.
   const layers = path.join(root.root, 'layers');
   assert.deepEqual(fs.existsSync(layers) ? fs.readdirSync(layers) : [], []);
@@ -252,7 +214,7 @@ test('a slow body still arrives; a stalled one times out with a clear error', { 
   try {
     fault.setFaults([{ match: layer.digest, fault: { kind: 'slow', bytesPerSecond: Math.ceil(layer.size / 1.5) } }]);
     const started = Date.now();
-    const result = await ok(root, ['pull', `${fault.host}/${images.busybox.repository}:latest`]);
+    const result = await runCliOk(root, ['pull', `${fault.host}/${images.busybox.repository}:latest`]);
     assert.ok(Date.now() - started > 1000, 'the body was throttled');
     assert.match(result.stderr, /Downloading/);
     fault.setFaults([]);
@@ -293,14 +255,14 @@ test('a connection dropped mid-blob fails the pull; the next pull resumes with a
     await assertNothingRecorded(root, [layer.diffId]);
 
     fault.clearRequests();
-    const resumed = await ok(root, ['pull', ref]);
+    const resumed = await runCliOk(root, ['pull', ref]);
     const asked = fault.requests.filter((r) => r.kind === 'blob' && r.digest === layer.digest);
     assert.equal(asked.length, 1);
     assert.match(asked[0]!.range ?? '', /^bytes=[1-9]\d*-$/);
     assert.ok(asked[0]!.bytesSent < layer.size);
     assert.match(resumed.stderr, /Resuming/);
     assert.ok(downloadedBytes(resumed.stderr) < layer.size);
-    assert.equal((await json(root, ['check'])).healthy, true);
+    assert.equal((await runCliJson(root, ['check'])).healthy, true);
   } finally {
     fault.setFaults([]);
     root.dispose();
@@ -320,7 +282,7 @@ test('kill -9 in the middle of a big download, then pull again: it resumes and c
   const ref = `${fault.host}/didactic/big:latest`;
   fault.setFaults([{ match: layer.digest, fault: { kind: 'slow', bytesPerSecond: 8 * 1024 * 1024 } }]);
   fault.clearRequests();
-  const first = start(root, ['pull', ref]);
+  const first = startCli(root, ['pull', ref]);
   child = first.child;
   const partial = path.join(root.root, 'content/ingest', layer.digest.slice(7), 'data');
   const deadline = Date.now() + 15_000;
@@ -334,11 +296,11 @@ test('kill -9 in the middle of a big download, then pull again: it resumes and c
   assert.equal(killed.status, null);
   const kept = fs.statSync(partial).size;
   assert.ok(kept > 4 * 1024 * 1024 && kept < layer.size, `partial of ${kept} bytes`);
-  assert.deepEqual(await json(root, ['images']), []);
+  assert.deepEqual(await runCliJson(root, ['images']), []);
 
   fault.setFaults([]);
   fault.clearRequests();
-  const again = await ok(root, ['pull', ref]);
+  const again = await runCliOk(root, ['pull', ref]);
   const asked = fault.requests.filter((r) => r.kind === 'blob' && r.digest === layer.digest);
   assert.equal(asked.length, 1, JSON.stringify(asked));
   assert.equal(asked[0]!.range, `bytes=${kept}-`);
@@ -347,12 +309,12 @@ test('kill -9 in the middle of a big download, then pull again: it resumes and c
   const second = downloadedBytes(again.stderr);
   assert.ok(second < layer.size, `downloaded ${second} of ${layer.size}`);
   assert.ok(second >= (layer.size - kept) * 0.95, `downloaded ${second}, expected about ${layer.size - kept}`);
-  const inspect = (await json(root, ['image', 'inspect', ref]))[0];
+  const inspect = (await runCliJson(root, ['image', 'inspect', ref]))[0];
   assert.equal(inspect.Id, built.configDigest);
-  const [dir] = layerDirs(root, [layer.diffId]);
+  const [dir] = layerDirsOf(root, [layer.diffId]);
   assert.equal(fs.statSync(path.join(dir!, 'big.bin')).size, 20 * 1024 * 1024);
   assert.equal(fs.existsSync(partial), false, 'nothing left in ingest/');
-  assert.equal((await json(root, ['check'])).healthy, true);
+  assert.equal((await runCliJson(root, ['check'])).healthy, true);
 });
 
 test('hostile layers are refused naming the entry, and nothing is written outside the store', { skip }, async () => {

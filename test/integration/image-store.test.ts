@@ -11,43 +11,15 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
-import { resolvePaths } from '../../src/common/index.js';
-import { createEngine } from '../../src/engine/index.js';
-import { chainIds, createLayerStore } from '../../src/snapshot/index.js';
 import { sharedImages, type TestImages } from '../helpers/images.js';
 import { createTempRoot, type TempRoot } from '../helpers/tmp-root.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { runCli, runCliJson, runCliOk, type CliResult } from '../helpers/cli.js';
+import { assertStoreHealthy, layerDirsOf } from '../helpers/store.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 
 
 const cli = (root: TempRoot, args: string[]): Promise<CliResult> => runCli(root, args);
-
-async function ok(root: TempRoot, args: string[]): Promise<CliResult> {
-  const result = await cli(root, args);
-  assert.equal(result.status, 0, `${args.join(' ')} failed (${result.status}):\n${result.stderr}`);
-  return result;
-}
-
-async function json<T = any>(root: TempRoot, args: string[]): Promise<T> {
-  return JSON.parse((await ok(root, [...args, '--format', 'json'])).stdout) as T;
-}
-
-/** `check` through the engine API (in-process: a CLI start costs most of a second here). */
-async function assertHealthy(root: TempRoot): Promise<void> {
-  const engine = createEngine({ root: root.root, runRoot: root.runRoot });
-  try {
-    const report = await engine.checkStore();
-    assert.deepEqual({ bad: report.blobs.bad, missing: report.layers.missing }, { bad: [], missing: [] });
-  } finally {
-    engine.close();
-  }
-}
-
-function layerDirs(root: TempRoot, diffIds: string[]): string[] {
-  const store = createLayerStore(resolvePaths({ root: root.root, runRoot: root.runRoot }));
-  return chainIds(diffIds).map((id) => store.layerDir(id));
-}
 
 function blobFiles(root: TempRoot): string[] {
   const dir = path.join(root.root, 'content/blobs/sha256');
@@ -64,51 +36,51 @@ before(async () => {
 test('tag and rmi: tags go first, then the image, then only the layers and blobs nobody else uses', { skip }, async () => {
   const root = createTempRoot('dctr-store-');
   try {
-    await ok(root, ['pull', images.busybox.ref]);
-    await ok(root, ['pull', images.layered.ref]);
-    const [base, second, third] = layerDirs(root, images.layered.layers.map((l) => l.diffId));
-    const [busyboxLayer] = layerDirs(root, images.busybox.layers.map((l) => l.diffId));
+    await runCliOk(root, ['pull', images.busybox.ref]);
+    await runCliOk(root, ['pull', images.layered.ref]);
+    const [base, second, third] = layerDirsOf(root, images.layered.layers.map((l) => l.diffId));
+    const [busyboxLayer] = layerDirsOf(root, images.busybox.layers.map((l) => l.diffId));
     assert.equal(busyboxLayer, base, 'busybox and layered share their bottom layer');
     const sharedBlob = images.busybox.layers[0]!.digest.slice(7);
     assert.equal(images.layered.layers[0]!.digest.slice(7), sharedBlob);
 
-    await ok(root, ['tag', images.busybox.ref, 'mine:1']);
-    await ok(root, ['image', 'tag', 'mine:1', 'localhost:5000/other/name']);
-    let list = await json<any[]>(root, ['images']);
+    await runCliOk(root, ['tag', images.busybox.ref, 'mine:1']);
+    await runCliOk(root, ['image', 'tag', 'mine:1', 'localhost:5000/other/name']);
+    let list = await runCliJson<any[]>(root, ['images']);
     const busybox = list.find((row) => row.Id === images.busybox.configDigest);
     assert.deepEqual([...busybox.RepoTags].sort(), [images.busybox.ref, 'localhost:5000/other/name:latest', 'mine:1'].sort());
-    assert.equal((await json(root, ['image', 'inspect', 'mine:1']))[0].Id, images.busybox.configDigest);
-    await assertHealthy(root);
+    assert.equal((await runCliJson(root, ['image', 'inspect', 'mine:1']))[0].Id, images.busybox.configDigest);
+    await assertStoreHealthy(root);
 
     // Removing one of several tags only untags.
-    let rm = await ok(root, ['rmi', images.busybox.ref]);
+    let rm = await runCliOk(root, ['rmi', images.busybox.ref]);
     assert.equal(rm.stdout.trim(), `Untagged: ${images.busybox.ref}`);
-    rm = await ok(root, ['image', 'rm', 'localhost:5000/other/name']);
+    rm = await runCliOk(root, ['image', 'rm', 'localhost:5000/other/name']);
     assert.equal(rm.stdout.trim(), 'Untagged: localhost:5000/other/name:latest');
     assert.ok(fs.existsSync(base!));
 
     // The last tag takes the image with it; the shared bottom layer stays for layered.
-    rm = await ok(root, ['rmi', 'mine:1']);
+    rm = await runCliOk(root, ['rmi', 'mine:1']);
     assert.deepEqual(rm.stdout.trim().split('\n'), ['Untagged: mine:1', `Deleted: ${images.busybox.configDigest}`]);
     assert.ok(fs.existsSync(path.join(base!, 'bin/busybox')), 'the shared layer is still there');
     let blobs = blobFiles(root);
     assert.ok(blobs.includes(sharedBlob), 'the shared layer blob is still there');
     assert.ok(!blobs.includes(images.busybox.configDigest.slice(7)), 'busybox config removed');
     assert.ok(!blobs.includes(images.busybox.digest.slice(7)), 'busybox manifest removed');
-    list = await json<any[]>(root, ['images']);
+    list = await runCliJson<any[]>(root, ['images']);
     assert.deepEqual(list.map((row) => row.Id), [images.layered.configDigest]);
-    await assertHealthy(root);
+    await assertStoreHealthy(root);
 
     const unknown = await cli(root, ['rmi', 'mine:1']);
     assert.equal(unknown.status, 1);
     assert.match(unknown.stderr, /no such image: mine:1/);
 
-    rm = await ok(root, ['image', 'del', images.layered.ref]);
+    rm = await runCliOk(root, ['image', 'del', images.layered.ref]);
     assert.match(rm.stdout, new RegExp(`Deleted: ${images.layered.configDigest}`));
     for (const dir of [base!, second!, third!]) assert.equal(fs.existsSync(dir), false, `${dir} removed`);
     assert.deepEqual(blobFiles(root), []);
-    assert.deepEqual(await json(root, ['images']), []);
-    await assertHealthy(root);
+    assert.deepEqual(await runCliJson(root, ['images']), []);
+    await assertStoreHealthy(root);
   } finally {
     root.dispose();
   }
@@ -142,7 +114,7 @@ test('image new makes a one-layer image from a plain or gzip tarball; a missing 
     const missing = await cli(root, ['image', 'new', 'ghost', '--file', path.join(root.dir, 'no-such.tar')]);
     assert.equal(missing.status, 125);
     assert.match(missing.stderr, /image new ghost: cannot read .*no-such\.tar/);
-    assert.deepEqual(await json(root, ['images']), []);
+    assert.deepEqual(await runCliJson(root, ['images']), []);
     assert.deepEqual(blobFiles(root), []);
 
     const garbage = path.join(root.dir, 'garbage.tar');
@@ -150,29 +122,29 @@ test('image new makes a one-layer image from a plain or gzip tarball; a missing 
     const refused = await cli(root, ['image', 'new', 'garbage', '--file', garbage]);
     assert.equal(refused.status, 125, refused.stderr);
     assert.match(refused.stderr, /image new garbage/);
-    assert.deepEqual(await json(root, ['images']), []);
+    assert.deepEqual(await runCliJson(root, ['images']), []);
     assert.deepEqual(blobFiles(root), [], 'a refused tarball leaves no blob behind');
     assert.deepEqual(fs.readdirSync(path.join(root.root, 'layers')), [], 'nor a layer directory');
-    await assertHealthy(root);
+    await assertStoreHealthy(root);
 
-    const plainId = (await ok(root, ['image', 'new', 'handmade', '--file', tar])).stdout.trim();
-    const inspect = (await json(root, ['image', 'inspect', 'handmade']))[0];
+    const plainId = (await runCliOk(root, ['image', 'new', 'handmade', '--file', tar])).stdout.trim();
+    const inspect = (await runCliJson(root, ['image', 'inspect', 'handmade']))[0];
     assert.equal(inspect.Id, plainId);
     assert.deepEqual(inspect.RepoTags, ['handmade:latest']);
     assert.deepEqual(inspect.RepoDigests, []);
     const diffId = sha256(fs.readFileSync(tar));
     assert.deepEqual(inspect.RootFS, { Type: 'layers', Layers: [diffId] });
     assert.equal(inspect.Os, 'linux');
-    const [dir] = layerDirs(root, [diffId]);
+    const [dir] = layerDirsOf(root, [diffId]);
     assert.equal(fs.readFileSync(path.join(dir!, 'etc/motd'), 'utf8'), 'welcome to a hand-made root\n');
     assert.equal(fs.statSync(path.join(dir!, 'bin/hello')).mode & 0o777, 0o755);
     assert.equal(fs.readlinkSync(path.join(dir!, 'bin/hi')), 'hello');
     assert.equal(fs.statSync(path.join(dir!, 'srv/data/owned')).uid, 1234);
-    const history = await json<any[]>(root, ['history', 'handmade']);
+    const history = await runCliJson<any[]>(root, ['history', 'handmade']);
     assert.equal(history.length, 1);
     assert.match(history[0].CreatedBy, /image new handmade --file .*rootfs\.tar/);
     assert.ok(blobFiles(root).includes(diffId.slice(7)), 'the plain tarball is its own blob');
-    await assertHealthy(root);
+    await assertStoreHealthy(root);
 
     // From a URL (a small HTTP server in this process; the CLI runs asynchronously beside it).
     const server = http.createServer((req, res) => {
@@ -189,23 +161,23 @@ test('image new makes a one-layer image from a plain or gzip tarball; a missing 
       const gone = await cli(root, ['image', 'new', 'fromurl', '--url', `${base}/missing.tar`]);
       assert.equal(gone.status, 125);
       assert.match(gone.stderr, /image new fromurl: .*missing\.tar answered 404/);
-      await ok(root, ['image', 'new', 'fromurl', '--url', `${base}/rootfs.tar.gz`]);
-      const fromUrl = (await json(root, ['image', 'inspect', 'fromurl']))[0];
+      await runCliOk(root, ['image', 'new', 'fromurl', '--url', `${base}/rootfs.tar.gz`]);
+      const fromUrl = (await runCliJson(root, ['image', 'inspect', 'fromurl']))[0];
       assert.deepEqual(fromUrl.RootFS.Layers, [sha256(gunzipSync(fs.readFileSync(tgz)))]);
-      assert.match((await json<any[]>(root, ['history', 'fromurl']))[0].CreatedBy, /--url http:\/\/127\.0\.0\.1:\d+\/rootfs\.tar\.gz/);
-      await ok(root, ['rmi', 'fromurl']);
+      assert.match((await runCliJson<any[]>(root, ['history', 'fromurl']))[0].CreatedBy, /--url http:\/\/127\.0\.0\.1:\d+\/rootfs\.tar\.gz/);
+      await runCliOk(root, ['rmi', 'fromurl']);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
 
-    const gzId = (await ok(root, ['image', 'new', 'handmade:gz', '--file', tgz, '--message', 'from gzip'])).stdout.trim();
-    const gz = (await json(root, ['image', 'inspect', 'handmade:gz']))[0];
+    const gzId = (await runCliOk(root, ['image', 'new', 'handmade:gz', '--file', tgz, '--message', 'from gzip'])).stdout.trim();
+    const gz = (await runCliJson(root, ['image', 'inspect', 'handmade:gz']))[0];
     assert.equal(gz.Id, gzId);
     assert.deepEqual(gz.RootFS.Layers, [sha256(gunzipSync(fs.readFileSync(tgz)))]);
     assert.equal(gz.Comment, 'from gzip');
     assert.ok(blobFiles(root).includes(sha256(fs.readFileSync(tgz)).slice(7)), 'the gzip tarball is kept as the layer blob');
-    await assertHealthy(root);
+    await assertStoreHealthy(root);
   } finally {
     root.dispose();
   }
@@ -215,24 +187,24 @@ test('prune removes dangling images only, with their unused layers', { skip }, a
   const root = createTempRoot('dctr-store-');
   try {
     const { tar } = makeRootfsTarballs(root.dir);
-    const firstId = (await ok(root, ['image', 'new', 'moving', '--file', tar])).stdout.trim();
-    const firstLayer = (await json(root, ['image', 'inspect', 'moving']))[0].RootFS.Layers as string[];
+    const firstId = (await runCliOk(root, ['image', 'new', 'moving', '--file', tar])).stdout.trim();
+    const firstLayer = (await runCliJson(root, ['image', 'inspect', 'moving']))[0].RootFS.Layers as string[];
     // Same name, different content: the first image loses its tag and dangles.
     fs.appendFileSync(path.join(root.dir, 'tree/etc/motd'), 'second edition\n');
     const second = path.join(root.dir, 'second.tar');
     assert.equal(spawnSync('tar', ['-C', path.join(root.dir, 'tree'), '-cf', second, '.']).status, 0);
-    const secondId = (await ok(root, ['image', 'new', 'moving', '--file', second])).stdout.trim();
+    const secondId = (await runCliOk(root, ['image', 'new', 'moving', '--file', second])).stdout.trim();
     assert.notEqual(firstId, secondId);
-    const table = (await ok(root, ['images'])).stdout;
+    const table = (await runCliOk(root, ['images'])).stdout;
     assert.match(table, /<none>\s+<none>/);
 
-    const report = await json(root, ['image', 'prune']);
+    const report = await runCliJson(root, ['image', 'prune']);
     assert.deepEqual(report.ImagesDeleted, [{ Deleted: firstId }]);
     assert.ok(report.SpaceReclaimed > 0);
-    assert.deepEqual((await json<any[]>(root, ['images'])).map((row) => row.Id), [secondId]);
-    assert.equal(fs.existsSync(layerDirs(root, firstLayer)[0]!), false);
-    assert.deepEqual((await json(root, ['image', 'prune'])).ImagesDeleted, []);
-    await assertHealthy(root);
+    assert.deepEqual((await runCliJson<any[]>(root, ['images'])).map((row) => row.Id), [secondId]);
+    assert.equal(fs.existsSync(layerDirsOf(root, firstLayer)[0]!), false);
+    assert.deepEqual((await runCliJson(root, ['image', 'prune'])).ImagesDeleted, []);
+    await assertStoreHealthy(root);
   } finally {
     root.dispose();
   }
@@ -241,8 +213,8 @@ test('prune removes dangling images only, with their unused layers', { skip }, a
 test('check finds a blob corrupted by hand and a layer directory that went missing', { skip }, async () => {
   const root = createTempRoot('dctr-store-');
   try {
-    await ok(root, ['pull', images.busybox.ref]);
-    await assertHealthy(root);
+    await runCliOk(root, ['pull', images.busybox.ref]);
+    await assertStoreHealthy(root);
     const layerBlob = path.join(root.root, 'content/blobs/sha256', images.busybox.layers[0]!.digest.slice(7));
     const bytes = fs.readFileSync(layerBlob);
     bytes[100] = bytes[100]! ^ 0x01;
@@ -256,7 +228,7 @@ test('check finds a blob corrupted by hand and a layer directory that went missi
     assert.equal(table.status, 1);
     assert.match(table.stdout, new RegExp(`bad blob ${images.busybox.layers[0]!.digest}`));
 
-    const [dir] = layerDirs(root, images.busybox.layers.map((l) => l.diffId));
+    const [dir] = layerDirsOf(root, images.busybox.layers.map((l) => l.diffId));
     fs.rmSync(dir!, { recursive: true });
     check = await cli(root, ['check', '--format', 'json']);
     report = JSON.parse(check.stdout);

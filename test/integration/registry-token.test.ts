@@ -15,7 +15,7 @@ import { pushWithSkopeo, writeTestImageLayout } from '../helpers/images.js';
 import { startRegistry, type RegistryCredentials, type TestRegistry } from '../helpers/registry.js';
 import { createTempRoot, type TempRoot } from '../helpers/tmp-root.js';
 import { startTokenServer, type TestTokenServer, type TokenRequest } from '../helpers/token-server.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { runCli, runCliOk, type CliResult } from '../helpers/cli.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 
@@ -26,12 +26,6 @@ const PRIVATE_REPO = 'private/busybox';
 
 /** Runs the CLI asynchronously (the token server lives in this process and must keep answering). */
 const cli = (root: TempRoot, args: string[], input = ''): Promise<CliResult> => runCli(root, args, { input });
-
-async function ok(root: TempRoot, args: string[], input = ''): Promise<CliResult> {
-  const result = await cli(root, args, input);
-  assert.equal(result.status, 0, `${args.join(' ')} failed (${result.status}):\n${result.stderr}`);
-  return result;
-}
 
 /** Fails when any token the server handed out, or the password, appears in the output. */
 function assertNoSecrets(server: TestTokenServer, result: CliResult): void {
@@ -148,7 +142,7 @@ test('anonymous: a public repository pulls, a private one is refused with a clea
 
   let pulled: CliResult | undefined;
   const publicRequests = await requestsDuring(tokens, async () => {
-    pulled = await ok(root, ['pull', `${registry.host}/${PUBLIC_REPO}:1.0`]);
+    pulled = await runCliOk(root, ['pull', `${registry.host}/${PUBLIC_REPO}:1.0`]);
   });
   assertNoSecrets(tokens, pulled!);
   assert.deepEqual(
@@ -167,7 +161,7 @@ test('anonymous: a public repository pulls, a private one is refused with a clea
   assert.ok(privateRequests.length >= 1);
   assert.ok(privateRequests.every((r) => r.basicUser === undefined && r.granted?.length === 0), JSON.stringify(privateRequests));
 
-  const images = JSON.parse((await ok(root, ['images', '--format', 'json'])).stdout) as Array<{ RepoTags?: string[] }>;
+  const images = JSON.parse((await runCliOk(root, ['images', '--format', 'json'])).stdout) as Array<{ RepoTags?: string[] }>;
   assert.deepEqual(images.flatMap((i) => i.RepoTags ?? []), [`${registry.host}/${PUBLIC_REPO}:1.0`]);
 });
 
@@ -190,7 +184,7 @@ test('login, then pull: one token request per scope with basic credentials, reus
 
   let login: CliResult | undefined;
   const loginRequests = await requestsDuring(tokens, async () => {
-    login = await ok(root, ['login', '-u', CREDENTIALS.user, '--password-stdin', registry.host], `${CREDENTIALS.password}\n`);
+    login = await runCliOk(root, ['login', '-u', CREDENTIALS.user, '--password-stdin', registry.host], { input: `${CREDENTIALS.password}\n` });
   });
   assert.match(login!.stdout, /Login Succeeded/);
   assertNoSecrets(tokens, login!);
@@ -202,7 +196,7 @@ test('login, then pull: one token request per scope with basic credentials, reus
 
   let pulled: CliResult | undefined;
   const pullRequests = await requestsDuring(tokens, async () => {
-    pulled = await ok(root, ['pull', ref]);
+    pulled = await runCliOk(root, ['pull', ref]);
   });
   assertNoSecrets(tokens, pulled!);
   // Manifest, config and layer were all fetched with the one token of the pull scope.
@@ -210,12 +204,12 @@ test('login, then pull: one token request per scope with basic credentials, reus
     pullRequests.map((r) => ({ scopes: r.scopes, basicUser: r.basicUser, authenticated: r.authenticated, status: r.status })),
     [{ scopes: [`repository:${PRIVATE_REPO}:pull`], basicUser: CREDENTIALS.user, authenticated: true, status: 200 }],
   );
-  const inspect = JSON.parse((await ok(root, ['image', 'inspect', ref, '--format', 'json'])).stdout) as Array<{ RepoTags: string[] }>;
+  const inspect = JSON.parse((await runCliOk(root, ['image', 'inspect', ref, '--format', 'json'])).stdout) as Array<{ RepoTags: string[] }>;
   assert.deepEqual(inspect[0]!.RepoTags, [ref]);
-  const check = await ok(root, ['check', '--format', 'json']);
+  const check = await runCliOk(root, ['check', '--format', 'json']);
   assert.equal(JSON.parse(check.stdout).healthy, true);
 
-  await ok(root, ['logout', registry.host]);
+  await runCliOk(root, ['logout', registry.host]);
   assert.deepEqual(JSON.parse(fs.readFileSync(authFile, 'utf8')).auths ?? {}, {});
   let after: CliResult | undefined;
   const afterRequests = await requestsDuring(tokens, async () => {
@@ -247,8 +241,8 @@ test('a token server that refuses anonymous requests outright, with keys named b
   assert.match(refused.stderr, new RegExp(`log in to ${registry.host}`));
   assertNoSecrets(tokens, refused);
 
-  await ok(root, ['login', '-u', CREDENTIALS.user, '--password-stdin', registry.host], `${CREDENTIALS.password}\n`);
-  const pullRequests = await requestsDuring(tokens, () => ok(root, ['pull', ref]));
+  await runCliOk(root, ['login', '-u', CREDENTIALS.user, '--password-stdin', registry.host], { input: `${CREDENTIALS.password}\n` });
+  const pullRequests = await requestsDuring(tokens, () => runCliOk(root, ['pull', ref]));
   assert.deepEqual(pullRequests.map((r) => r.scopes), [[`repository:${PRIVATE_REPO}:pull`]]);
-  await ok(root, ['logout', registry.host]);
+  await runCliOk(root, ['logout', registry.host]);
 });
