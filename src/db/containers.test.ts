@@ -1,21 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { EngineError } from '../common/index.js';
-import { containers, openDatabase, type Database } from './index.js';
+import { containers, openDatabase } from './index.js';
+import { openTempDatabase } from './temp-database.js';
 
-function withDb(t: { after(fn: () => void): void }): { db: Database; file: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dctr-containers-'));
-  const file = path.join(dir, 'db.sqlite');
-  const db = openDatabase(file);
-  t.after(() => {
-    db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return { db, file };
-}
+const withDb = (t: { after(fn: () => void): void }) => openTempDatabase(t, 'dctr-containers-');
 
 const id = (c: string) => c.repeat(64);
 const fresh = (c: string, name: string): containers.NewContainer => ({

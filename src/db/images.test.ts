@@ -1,19 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { openDatabase, images, type Database, type LayerRecord, type ImageRecord } from './index.js';
+import { images, type Database, type LayerRecord, type ImageRecord } from './index.js';
+import { openTempDatabase } from './temp-database.js';
 
-function withDb(t: { after(fn: () => void): void }): Database {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dctr-images-'));
-  const db = openDatabase(path.join(dir, 'db.sqlite'));
-  t.after(() => {
-    db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return db;
-}
+const withDb = (t: { after(fn: () => void): void }): Database => openTempDatabase(t, 'dctr-images-').db;
 
 const hex = (c: string) => `sha256:${c.repeat(64)}`;
 const layer = (c: string, parent: string | null): LayerRecord => ({

@@ -1,20 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { isEngineError } from '../common/index.js';
-import { networks, openDatabase, schemaVersion, type Database } from './index.js';
+import { networks, schemaVersion, type Database } from './index.js';
+import { openTempDatabase } from './temp-database.js';
 
-function withDb(t: { after(fn: () => void): void }): Database {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dctr-networks-'));
-  const db = openDatabase(path.join(dir, 'db.sqlite'));
-  t.after(() => {
-    db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return db;
-}
+const withDb = (t: { after(fn: () => void): void }): Database => openTempDatabase(t, 'dctr-networks-').db;
 
 const id = (c: string) => c.repeat(64);
 const net = (c: string, name: string, subnet = `10.89.${c.charCodeAt(0) % 200}.0/24`) => ({

@@ -1,20 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { isEngineError } from '../common/index.js';
-import { containers, openDatabase, schemaVersion, volumes, type Database, type NewMount } from './index.js';
+import { containers, schemaVersion, volumes, type Database, type NewMount } from './index.js';
+import { openTempDatabase } from './temp-database.js';
 
-function withDb(t: { after(fn: () => void): void }): Database {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dctr-volumes-'));
-  const db = openDatabase(path.join(dir, 'db.sqlite'));
-  t.after(() => {
-    db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return db;
-}
+const withDb = (t: { after(fn: () => void): void }): Database => openTempDatabase(t, 'dctr-volumes-').db;
 
 const id = (c: string) => c.repeat(64);
 function container(db: Database, c: string): string {
