@@ -16,7 +16,8 @@ import path from 'node:path';
 import { EngineError, shortId } from '../common/index.js';
 import { containers, type ContainerRecord } from '../db/index.js';
 import { createCgroupManager, detectCgroupLayout, encodeLaunchPlan, planLaunch, type CgroupManagerWithParent } from '../runtime/index.js';
-import { compileSeccomp, type Spec } from '../spec/index.js';
+import type { Spec } from '../spec/index.js';
+import { seccompCacheDir, seccompFilterFor } from './seccomp-cache.js';
 import { checkRestartPolicy, execFailureStatus, isMonitorAlive, readMonitorPid, requestMonitorStop, startDetached } from '../sys/index.js';
 import { mountRootfs, mountsBelow } from './container-fs.js';
 import { publishedPorts } from './container-options.js';
@@ -110,7 +111,7 @@ export async function startDetachedContainer(state: EngineState, record: Contain
     const layout = detectCgroupLayout();
     cgroup = createCgroupManager({ name: id, explainer, layout });
     await createCgroup(cgroup, spec.linux.resources);
-    const seccompFilter = launchSpec.linux.seccomp === undefined ? undefined : compileSeccomp(launchSpec.linux.seccomp).toBuffer();
+    const seccompFilter = launchSpec.linux.seccomp === undefined ? undefined : seccompFilterFor(launchSpec.linux.seccomp, seccompCacheDir(state.paths.runRoot)).program;
     const plan = encodeLaunchPlan(planLaunch(launchSpec, { rootfs: bundle.rootfs, cgroupLayout: layout, ...(seccompFilter === undefined ? {} : { seccompFilter }) }));
     const group = cgroup;
     const started = await startDetached(plan, {

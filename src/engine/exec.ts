@@ -18,10 +18,11 @@ import path from 'node:path';
 import { EngineError, type Explainer } from '../common/index.js';
 import { containers, type ContainerRecord, type Database } from '../db/index.js';
 import { CLONE_FLAGS, detectCgroupLayout, encodeLaunchPlan, planLaunch, type LaunchPlan } from '../runtime/index.js';
-import { compileSeccomp, expandEnvFlag, maskToCaps, mergeEnv, resolveUser, type LinuxNamespaceType, type Spec } from '../spec/index.js';
+import { expandEnvFlag, maskToCaps, mergeEnv, resolveUser, type LinuxNamespaceType, type Spec } from '../spec/index.js';
 import { TarReader, type TarHeader } from '../snapshot/index.js';
 import { execFailureStatus, launchFailureOf, startJoined, type JoinMode } from '../sys/index.js';
 import { boundingCapabilityMask, bundlePaths } from './container-fs.js';
+import { describeSeccompFilter, seccompCacheDir, seccompFilterFor } from './seccomp-cache.js';
 import type { EngineState } from './state.js';
 import type { ExecRequest, ExecResult } from './types.js';
 
@@ -193,8 +194,9 @@ async function planExec(state: EngineState, record: ContainerRecord, spec: Spec,
   }
   let seccompFilter: Buffer | undefined;
   if (spec.linux?.seccomp !== undefined) {
-    seccompFilter = compileSeccomp(spec.linux.seccomp).toBuffer();
-    state.explainer.step({ topic: 'security', say: `compile the container's seccomp profile (${seccompFilter.length / 8} BPF instructions) for the exec'd process` });
+    const filter = seccompFilterFor(spec.linux.seccomp, seccompCacheDir(state.paths.runRoot));
+    seccompFilter = filter.program;
+    state.explainer.step({ topic: 'security', say: `${describeSeccompFilter(filter)}, for the exec'd process` });
   }
   // planLaunch checks and converts the process part; the namespace, mount and path parts are replaced.
   const base = planLaunch(

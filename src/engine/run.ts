@@ -24,7 +24,7 @@ import path from 'node:path';
 import { EngineError, newContainerId, randomName, shortId, type Explainer } from '../common/index.js';
 import { containers, type Database } from '../db/index.js';
 import { createCgroupManager, DEFAULT_CGROUP_PARENT, detectCgroupLayout, encodeLaunchPlan, planLaunch, type CgroupLayout, type CgroupManagerWithParent } from '../runtime/index.js';
-import { compileSeccomp, maskToCaps, planSpec, type ImageRunConfig, type PlanContext, type Spec } from '../spec/index.js';
+import { maskToCaps, planSpec, type ImageRunConfig, type PlanContext, type Spec } from '../spec/index.js';
 import { execFailureStatus, launchContainer, type LaunchedContainer } from '../sys/index.js';
 import {
   boundingCapabilityMask,
@@ -45,6 +45,7 @@ import { networkFlagsOf, parseDnsServers, publishedPorts, requestedOptions } fro
 import { createOciRuntime, startHook } from './container-runtime.js';
 import { connectContainer, detachNetworks, planRunNetwork } from './network.js';
 import { resolveImage } from './resolve-image.js';
+import { describeSeccompFilter, seccompCacheDir, seccompFilterFor } from './seccomp-cache.js';
 import { mergeRunMounts, parseRunMounts, prepareRunMounts, releaseContainerVolumes } from './volumes.js';
 import type { EngineState } from './state.js';
 import type { RunRequest, RunResult } from './types.js';
@@ -130,10 +131,9 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
       cgroup = createCgroupManager({ name: id, explainer, layout });
       const report = await createCgroup(cgroup, spec.linux.resources);
       for (const warning of report.warnings) request.onWarning?.(warning);
-      const seccompFilter = spec.linux.seccomp === undefined ? undefined : compileSeccomp(spec.linux.seccomp).toBuffer();
-      if (seccompFilter !== undefined) {
-        explainer.step({ topic: 'security', say: `compile the seccomp profile into a BPF filter of ${seccompFilter.length / 8} instructions for the launcher to install` });
-      }
+      const filter = spec.linux.seccomp === undefined ? undefined : seccompFilterFor(spec.linux.seccomp, seccompCacheDir(state.paths.runRoot));
+      if (filter !== undefined) explainer.step({ topic: 'security', say: `${describeSeccompFilter(filter)}, for the launcher to install` });
+      const seccompFilter = filter?.program;
       const plan = planLaunch(spec, { rootfs: bundle.rootfs, cgroupLayout: layout, loopbackUp, ...(seccompFilter === undefined ? {} : { seccompFilter }) });
       const group = cgroup;
       const launched: LaunchedContainer = await launchContainer(encodeLaunchPlan(plan), {
