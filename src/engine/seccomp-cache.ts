@@ -60,7 +60,11 @@ function writeCached(file: string, json: Buffer, program: Buffer): void {
     fs.renameSync(temp, file);
   } catch {
     // A cache that cannot be written (read-only run root, full tmpfs) costs the next run a compile, nothing more.
-    fs.rmSync(temp, { force: true });
+    try {
+      fs.rmSync(temp, { force: true });
+    } catch {
+      // Nothing was made (the directory itself is not there).
+    }
   }
 }
 
