@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isEngineError } from '../common/index.js';
-import { networks, schemaVersion, type Database } from './index.js';
+import { MIGRATIONS, migrate, networks, schemaVersion, type Database } from './index.js';
 import { openTempDatabase } from './temp-database.js';
 
 const withDb = (t: { after(fn: () => void): void }): Database => openTempDatabase(t, 'dctr-networks-').db;
@@ -87,4 +87,29 @@ test('attachments: ethN per container, port check inside the transaction, delete
   assert.equal(networks.deleteNetwork(db, a.id), false);
   assert.deepEqual(networks.listAttachments(db, { containerId: id('1') }).map((row) => row.ifname), ['eth1']);
   assert.throws(() => networks.addAttachment(db, member(a.id, '3')), (error: unknown) => isEngineError(error, 'NOT_FOUND'));
+});
+
+test('migration 4: an attachment keeps the CNI list its ADD ran; rows made before have none (null)', (t) => {
+  const { db } = openTempDatabase(t, 'dctr-networks-');
+  const a = networks.createNetwork(db, net('a', 'front'));
+  const list = '{"cniVersion":"1.0.0","name":"front","plugins":[{"type":"bridge"}]}';
+  assert.equal(networks.addAttachment(db, { ...member(a.id, '1'), conflist: list }).conflist, list);
+  assert.equal(networks.addAttachment(db, member(a.id, '2')).conflist, null);
+  assert.equal(networks.getAttachment(db, a.id, id('1'))!.conflist, list);
+
+  // A database left at version 3 with a row in it: the column comes, the row's is null.
+  const old = withDb(t);
+  old.exec('DROP TABLE network_attachments');
+  old.exec(`CREATE TABLE network_attachments (
+    network_id TEXT NOT NULL REFERENCES networks(id), container_id TEXT NOT NULL, container_name TEXT NOT NULL,
+    ifname TEXT NOT NULL, netns TEXT NOT NULL, ip TEXT, mac TEXT, aliases TEXT NOT NULL DEFAULT '[]',
+    ports TEXT NOT NULL DEFAULT '[]', extra_hosts TEXT NOT NULL DEFAULT '[]', hosts_file TEXT, result TEXT,
+    created_at TEXT NOT NULL, PRIMARY KEY (network_id, container_id))`);
+  old.pragma('user_version = 3');
+  const b = networks.createNetwork(old, net('b', 'back'));
+  old.prepare("INSERT INTO network_attachments(network_id, container_id, container_name, ifname, netns, created_at) VALUES (?, ?, 'c-old', 'eth0', '/x', '2024-01-01')").run(b.id, id('9'));
+  assert.equal(migrate(old, MIGRATIONS), MIGRATIONS.filter((m) => m.version > 3).length);
+  const row = networks.getAttachment(old, b.id, id('9'))!;
+  assert.equal(row.containerName, 'c-old');
+  assert.equal(row.conflist, null);
 });

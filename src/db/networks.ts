@@ -2,8 +2,8 @@
  * The networks and network_attachments tables (see schema.ts). A network
  * row is the engine's intent for a CNI network (its bridge device, subnet,
  * gateway); an attachment row records one container on one network, from
- * before the CNI ADD until after the DEL, with the ADD result that DEL and
- * CHECK are given back.
+ * before the CNI ADD until after the DEL, with the configuration list ADD ran
+ * and its result, which DEL and CHECK are given back.
  */
 import { EngineError } from '../common/index.js';
 import type { Database } from './open.js';
@@ -54,10 +54,12 @@ export interface AttachmentRow {
   hostsFile: string | null;
   /** The CNI ADD result, JSON text; null while ADD has not finished. */
   result: string | null;
+  /** The CNI configuration list ADD ran, JSON text; null for rows made before it was kept (schema v4). */
+  conflist: string | null;
   createdAt: string;
 }
 
-export type NewAttachment = Omit<AttachmentRow, 'ifname' | 'ip' | 'mac' | 'result' | 'createdAt'> & { ifname?: string; createdAt?: string };
+export type NewAttachment = Omit<AttachmentRow, 'ifname' | 'ip' | 'mac' | 'result' | 'conflist' | 'createdAt'> & { ifname?: string; conflist?: string | null; createdAt?: string };
 
 interface RawNetwork {
   id: string;
@@ -84,6 +86,7 @@ interface RawAttachment {
   extra_hosts: string;
   hosts_file: string | null;
   result: string | null;
+  conflist: string | null;
   created_at: string;
 }
 
@@ -115,6 +118,7 @@ function toAttachment(row: RawAttachment): AttachmentRow {
     extraHosts: JSON.parse(row.extra_hosts) as AttachmentRow['extraHosts'],
     hostsFile: row.hosts_file,
     result: row.result,
+    conflist: row.conflist,
     createdAt: row.created_at,
   };
 }
@@ -236,8 +240,8 @@ export function addAttachment(db: Database, attachment: NewAttachment, check?: (
         ifname = `eth${n}`;
       }
       db.prepare(
-        `INSERT INTO network_attachments(network_id, container_id, container_name, ifname, netns, aliases, ports, extra_hosts, hosts_file, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO network_attachments(network_id, container_id, container_name, ifname, netns, aliases, ports, extra_hosts, hosts_file, conflist, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         attachment.networkId,
         attachment.containerId,
@@ -248,6 +252,7 @@ export function addAttachment(db: Database, attachment: NewAttachment, check?: (
         JSON.stringify(attachment.ports),
         JSON.stringify(attachment.extraHosts),
         attachment.hostsFile,
+        attachment.conflist ?? null,
         attachment.createdAt ?? new Date().toISOString(),
       );
       return getAttachment(db, attachment.networkId, attachment.containerId)!;

@@ -19,7 +19,10 @@
  *            internal, labels JSON, created_at)                       (v2)
  *   network_attachments(network_id FK, container_id, container_name, ifname,
  *            netns, ip, mac, aliases/ports/extra_hosts JSON, hosts_file,
- *            result JSON = the CNI ADD result)  PK(network_id, container_id)
+ *            result JSON = the CNI ADD result,
+ *            conflist JSON = the CNI list ADD ran, given back to DEL (v4;
+ *            NULL for rows made before: they were made with the old list))
+ *            PK(network_id, container_id)
  *            A row exists from before ADD until after DEL, so a crash in
  *            between leaves something to tear down; a network with rows
  *            cannot be deleted (foreign key).
@@ -165,6 +168,13 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (container_id, position)
       );
       CREATE INDEX container_mounts_volume ON container_mounts(volume_name);
+    `,
+  },
+  {
+    version: 4,
+    name: 'network attachments keep the CNI list ADD ran',
+    sql: `
+      ALTER TABLE network_attachments ADD COLUMN conflist TEXT;
     `,
   },
 ];

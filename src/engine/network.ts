@@ -2,16 +2,25 @@
  * The network verbs: networks (create, ls, inspect, rm, prune) and a
  * container joining and leaving them through the CNI plugins.
  *
- *   attach:  network row (the default `bridge` made on first use)
+ *   create:  row (subnet and bridge name chosen under a host-wide lock) ->
+ *            bridge device with the gateway address -> the network's own
+ *            rules (MASQUERADE of the subnet, FORWARD accepts; nat.ts), one
+ *            iptables-restore per table: done once per network, as Docker does
+ *   attach:  network row (the default `bridge` made on first use; its bridge
+ *            and rules made again when the device is gone, e.g. after a reboot)
  *            -> published ports resolved (free ones picked, taken ones refused)
- *            -> attachment row (before ADD: a crash leaves something to DEL)
- *            -> loopback ADD (lo up), conflist ADD (bridge, portmap, firewall)
- *            -> result stored -> every member's /etc/hosts rewritten
- *   detach:  conflist DEL with the stored result (reverse order, every plugin
- *            called, errors collected) -> row removed -> hosts rewritten ->
- *            pinned namespace released -> idle shared iptables chains removed
- *   rm:      refused while attached -> bridge device deleted -> IPAM leases
- *            dir deleted -> row removed
+ *            -> attachment row with the container's conflist (before ADD: a
+ *            crash leaves something to DEL) -> loopback ADD (lo up), conflist
+ *            ADD (bridge; portmap only with published ports) -> result stored
+ *            -> every member's /etc/hosts rewritten
+ *   detach:  DEL of the stored conflist (the old bridge+portmap+firewall list
+ *            for rows made before it was stored) with the stored result
+ *            (reverse order, every plugin called, errors collected) -> row
+ *            removed -> hosts rewritten -> pinned namespace released -> idle
+ *            shared iptables chains removed, only after a portmap or firewall DEL
+ *   rm:      refused while attached -> the network's rules deleted (found by
+ *            their comment) -> bridge device deleted -> IPAM leases dir
+ *            deleted -> row removed
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -28,6 +37,7 @@ import {
   defaultSubnetCandidates,
   delNetworkList,
   extraHostEntries,
+  findNetworkRules,
   findPlugin,
   formatCidr,
   gatewayFor,
@@ -40,14 +50,23 @@ import {
   pickFreeSubnet,
   planConfList,
   planIdleChainRemoval,
+  planLegacyConfList,
   planLoopback,
+  planNetworkRules,
+  planRuleRemoval,
+  planRuleReplacement,
   renderRestoreScript,
+  ruleCommandLine,
+  usesSharedChains,
   pluginDirsFromEnv,
   readHostRoutes,
   rewriteHostsFile,
+  type CniConfList,
   type CniOptions,
   type CniResult,
   type Cidr,
+  type RestoreScript,
+  type SavedTables,
   type NetworkDefinition,
   type PortMapping,
   type PublishRequest,
@@ -186,8 +205,9 @@ const HOST_NETWORK_LOCK = fs.existsSync('/run/lock') ? '/run/lock/didactic-conta
 /**
  * Creates the network's bridge with its gateway address, so the subnet is a
  * host route and the name a device before the lock is let go: the next
- * network, in this root or another, sees both as taken. The CNI bridge
- * plugin adopts the existing bridge at the first container.
+ * network, in this root or another, sees both as taken; then the network's
+ * own NAT and FORWARD rules. The CNI bridge plugin adopts the existing bridge
+ * at the first container. Call under HOST_NETWORK_LOCK.
  */
 function reserveBridge(explainer: Explainer, row: NetworkRow): void {
   const prefix = row.subnet.split('/')[1]!;
@@ -205,6 +225,95 @@ function reserveBridge(explainer: Explainer, row: NetworkRow): void {
       if (step.args[0] !== 'link' || step.args[1] !== 'add') runCapturedSync('ip', ['link', 'del', row.bridge]);
       throw new EngineError('UNAVAILABLE', `create network ${row.name}: ip ${step.args.join(' ')}: ${run.stderr.trim() || `exit ${run.status}`}`);
     }
+  }
+  try {
+    installNetworkRules(explainer, row);
+  } catch (error) {
+    try {
+      removeNetworkRulesSync(row.bridge);
+    } catch {
+      // The first error says more; rules left here carry the bridge's comment.
+    }
+    runCapturedSync('ip', ['link', 'del', row.bridge]);
+    throw error;
+  }
+}
+
+const IPTABLES_HINT = 'install iptables (apt-get install iptables): the networks\' NAT and forwarding rules need iptables-save and iptables-restore';
+
+/** iptables-save's text, synchronously; FAILED_PRECONDITION when iptables is not installed. */
+function saveIptablesSync(what: string): string {
+  let run;
+  try {
+    run = runCapturedSync('iptables-save', []);
+  } catch (error) {
+    throw new EngineError('FAILED_PRECONDITION', `${what}: cannot run iptables-save`, { hint: IPTABLES_HINT, cause: error });
+  }
+  if (run.status !== 0) throw new EngineError('UNAVAILABLE', `${what}: iptables-save: ${run.stderr.trim() || `exit ${run.status}`}`);
+  return run.stdout;
+}
+
+function restoreIptablesSync(what: string, script: RestoreScript): void {
+  const run = runCapturedSync('iptables-restore', ['--noflush', '-w'], { input: renderRestoreScript(script) });
+  if (run.status !== 0) throw new EngineError('UNAVAILABLE', `${what}: iptables-restore (${script.table}): ${run.stderr.trim() || `exit ${run.status}`}`);
+}
+
+function explainRestore(explainer: Explainer, say: string, script: RestoreScript): void {
+  if (!explainer.enabled) return;
+  explainer.step({ topic: 'network', say, call: `iptables-restore --noflush -w <<< '${renderRestoreScript(script).trim()}'` });
+}
+
+/**
+ * Adds a network's own rules (nat.ts), replacing any rules with its comment
+ * already there (a crash between bridge and rules, or a bridge of the same
+ * name before): one iptables-save, then one iptables-restore per table.
+ */
+function installNetworkRules(explainer: Explainer, row: NetworkRow): void {
+  const what = `create network ${row.name}`;
+  const saved = saveIptablesSync(what);
+  for (const stale of findNetworkRules(saved, row.bridge)) {
+    explainer.step({ topic: 'network', say: `remove a rule left over for bridge ${row.bridge}`, call: `iptables -t ${stale.table} -D ${stale.chain} ${stale.text}` });
+  }
+  for (const rule of planNetworkRules(definitionOf(row))) {
+    explainer.step({ topic: 'network', say: `network ${row.name}: ${rule.say}`, call: ruleCommandLine(rule) });
+  }
+  for (const script of planRuleReplacement(saved, definitionOf(row))) {
+    explainRestore(explainer, `add the ${script.table} rules of network ${row.name} in one transaction`, script);
+    restoreIptablesSync(what, script);
+  }
+}
+
+/** The removal of a bridge's rules found in `saved`, each explained; one restore per table. */
+function planExplainedRemoval(explainer: Explainer, saved: SavedTables | string, bridge: string): RestoreScript[] {
+  const found = findNetworkRules(saved, bridge);
+  for (const rule of found) {
+    explainer.step({ topic: 'network', say: `delete the ${rule.chain} rule of bridge ${bridge}`, call: `iptables -t ${rule.table} -D ${rule.chain} ${rule.text}` });
+  }
+  return planRuleRemoval(found);
+}
+
+/** Deletes every rule carrying a bridge's comment (synchronous: for the undo of a failed create). */
+function removeNetworkRulesSync(bridge: string, explainer?: Explainer): void {
+  const saved = saveIptablesSync(`remove the rules of bridge ${bridge}`);
+  const scripts = explainer === undefined ? planRuleRemoval(findNetworkRules(saved, bridge)) : planExplainedRemoval(explainer, saved, bridge);
+  for (const script of scripts) restoreIptablesSync(`remove the rules of bridge ${bridge}`, script);
+}
+
+/**
+ * Makes a network's bridge and rules again when its device is gone (after a
+ * reboot, or deleted by someone): without it the bridge plugin would make a
+ * bare bridge with no gateway MAC of ours and no NAT. The cheap device test
+ * comes first, so a container's attach spawns nothing when all is in place.
+ */
+function ensureBridge(state: EngineState, row: NetworkRow): void {
+  if (deviceExists(row.bridge)) return;
+  const lock = acquireLockSync(HOST_NETWORK_LOCK, { what: `restore the bridge of network ${row.name}`, timeoutMs: 30_000 });
+  try {
+    if (deviceExists(row.bridge)) return;
+    state.explainer.step({ topic: 'network', say: `the bridge ${row.bridge} of network ${row.name} is gone: make it and its rules again` });
+    reserveBridge(state.explainer, row);
+  } finally {
+    lock.release();
   }
 }
 
@@ -287,12 +396,29 @@ async function destroyNetwork(state: EngineState, row: NetworkRow): Promise<void
       hint: 'stop or remove those containers first',
     });
   }
-  if (deviceExists(row.bridge)) {
-    state.explainer.step({ topic: 'network', say: `delete the bridge ${row.bridge} of network ${row.name}`, call: `ip link del ${row.bridge}` });
-    const run = await runCaptured('ip', ['link', 'del', row.bridge]);
-    if (run.status !== 0 && deviceExists(row.bridge)) {
-      throw new EngineError('UNAVAILABLE', `remove network ${row.name}: delete bridge ${row.bridge}: ${run.stderr.trim()}`);
+  // Rules first, while the bridge still holds its name: no other network can take the name (and
+  // add rules with the same comment) before ours are gone. Under the lock networks are created with.
+  let saved: string | undefined;
+  const lock = acquireLockSync(HOST_NETWORK_LOCK, { what: `remove network ${row.name}`, timeoutMs: 30_000 });
+  try {
+    saved = await saveIptables();
+    if (saved !== undefined) {
+      for (const script of planExplainedRemoval(state.explainer, saved, row.bridge)) {
+        const input = renderRestoreScript(script);
+        explainRestore(state.explainer, `delete the ${script.table} rules of network ${row.name} in one transaction`, script);
+        const run = await runCaptured('iptables-restore', ['--noflush', '-w'], { input });
+        if (run.status !== 0) throw new EngineError('UNAVAILABLE', `remove network ${row.name}: iptables-restore (${script.table}): ${run.stderr.trim() || `exit ${run.status}`}`);
+      }
     }
+    if (deviceExists(row.bridge)) {
+      state.explainer.step({ topic: 'network', say: `delete the bridge ${row.bridge} of network ${row.name}`, call: `ip link del ${row.bridge}` });
+      const run = await runCaptured('ip', ['link', 'del', row.bridge]);
+      if (run.status !== 0 && deviceExists(row.bridge)) {
+        throw new EngineError('UNAVAILABLE', `remove network ${row.name}: delete bridge ${row.bridge}: ${run.stderr.trim()}`);
+      }
+    }
+  } finally {
+    lock.release();
   }
   const leases = ipamDirOf(ipamDataDir(state), row.name);
   if (fs.existsSync(leases)) {
@@ -300,7 +426,8 @@ async function destroyNetwork(state: EngineState, row: NetworkRow): Promise<void
     fs.rmSync(leases, { recursive: true, force: true });
   }
   networks.deleteNetwork(db, row.id);
-  await removeIdleChains(state);
+  // The save above did not see the CNI chains change: our rules are in the base chains.
+  if (saved !== undefined) await removeIdleChains(state, saved);
 }
 
 export async function pruneNetworks(state: EngineState): Promise<NetworkPruneReport> {
@@ -394,6 +521,22 @@ function mappingsOf(ports: readonly StoredPort[]): PortMapping[] {
   }));
 }
 
+/**
+ * The list an attachment's ADD ran, for its DEL and CHECK: the stored one, or
+ * for rows made before lists were stored, the list every container got then.
+ */
+function conflistOf(state: EngineState, network: NetworkRow, attachment: AttachmentRow): CniConfList {
+  if (attachment.conflist !== null) {
+    try {
+      const stored = JSON.parse(attachment.conflist) as CniConfList;
+      if (Array.isArray(stored.plugins)) return stored;
+    } catch {
+      // Fall back to the old list: DEL of a plugin that never ran is harmless.
+    }
+  }
+  return planLegacyConfList(definitionOf(network), { ipamDataDir: ipamDataDir(state) });
+}
+
 /** The namespace path the plugins are given: the caller's, or /proc/<pid>/ns/net pinned under the run root. */
 function netnsFor(state: EngineState, request: NetworkAttachRequest): { path: string; pinned: boolean } {
   if (request.netnsPath !== undefined) return { path: request.netnsPath, pinned: false };
@@ -433,9 +576,10 @@ export async function attachNetwork(state: EngineState, request: NetworkAttachRe
   if (row.internal && publish.length > 0) throw new EngineError('INVALID_ARGUMENT', `publish on network ${row.name}: the network is internal`);
   const extraHosts = (request.addHosts ?? []).map(parseAddHost);
   const options = cniOptions(state);
-  const list = planConfList(definitionOf(row), { ipamDataDir: ipamDataDir(state) });
+  const list = planConfList(definitionOf(row), { ipamDataDir: ipamDataDir(state), publishes: publish.length > 0 });
   const loopback = planLoopback();
   for (const plugin of [...list.plugins, ...loopback.plugins]) findPlugin(plugin.type, options.pluginDirs);
+  ensureBridge(state, row);
 
   const ports = await resolvePorts(db, publish);
   const netns = netnsFor(state, request);
@@ -452,6 +596,7 @@ export async function attachNetwork(state: EngineState, request: NetworkAttachRe
         ports,
         extraHosts,
         hostsFile: request.hostsFile ?? null,
+        conflist: JSON.stringify(list),
         ...(request.ifname === undefined ? {} : { ifname: request.ifname }),
       },
       (existing) => {
@@ -512,9 +657,11 @@ export async function detachNetworks(state: EngineState, containerId: string, on
   const rows = networks.listAttachments(db, { containerId }).filter((row) => onlyRow === undefined || row.networkId === onlyRow.id).reverse();
   const report: NetworkDetachReport = { detached: [], errors: [] };
   const problems: EngineError[] = [];
+  let sharedChains = false;
   for (const attachment of rows) {
     const network = networks.listNetworks(db).find((item) => item.id === attachment.networkId)!;
-    const list = planConfList(definitionOf(network), { ipamDataDir: ipamDataDir(state) });
+    const list = conflistOf(state, network, attachment);
+    sharedChains ||= usesSharedChains(list);
     let prevResult: CniResult | undefined;
     try {
       prevResult = attachment.result === null ? undefined : (JSON.parse(attachment.result) as CniResult);
@@ -547,7 +694,8 @@ export async function detachNetworks(state: EngineState, containerId: string, on
     }
   }
   try {
-    await removeIdleChains(state);
+    // Only portmap and firewall leave shared chains behind: a DEL of bridge alone needs no look.
+    if (sharedChains) await removeIdleChains(state);
   } catch (error) {
     problems.push(error instanceof EngineError ? error : new EngineError('INTERNAL', 'remove idle CNI iptables chains', { cause: error }));
   }
@@ -609,7 +757,7 @@ export async function checkNetworks(state: EngineState, containerId: string): Pr
     if (attachment.result === null) {
       throw new EngineError('FAILED_PRECONDITION', `check container ${attachment.containerName} on network ${network.name}: it never finished joining`, { hint: 'remove the container' });
     }
-    const full = planConfList(definitionOf(network), { ipamDataDir: ipamDataDir(state) });
+    const full = conflistOf(state, network, attachment);
     // portmap up to 1.1.1 (Debian 12's) fails CHECK for any IPv4-only container: it looks for
     // an ip6tables chain it never made (containernetworking/plugins#819). Its rules are still
     // checked indirectly by the traffic tests; the other plugins are asked.
@@ -669,17 +817,22 @@ function rewriteContainerHosts(db: Database, containerId: string, containerName:
   return true;
 }
 
-/** Removes the plugins' shared iptables chains when no container of any CNI user is left in them. */
-async function removeIdleChains(state: EngineState): Promise<void> {
-  if (networks.listAttachments(state.db()).length > 0) return;
-  let saved;
+/** iptables-save's text, or undefined when there is no iptables (then nothing of ours can be there either). */
+async function saveIptables(): Promise<string | undefined> {
   try {
-    saved = await runCaptured('iptables-save', []);
+    const saved = await runCaptured('iptables-save', []);
+    return saved.status === 0 ? saved.stdout : undefined;
   } catch {
-    return; // No iptables: nothing of ours can be there either.
+    return undefined;
   }
-  if (saved.status !== 0) return;
-  for (const script of planIdleChainRemoval(parseIptablesSave(saved.stdout))) {
+}
+
+/** Removes the plugins' shared iptables chains when no container of any CNI user is left in them. */
+async function removeIdleChains(state: EngineState, savedText?: string): Promise<void> {
+  if (networks.listAttachments(state.db()).length > 0) return;
+  const saved = savedText ?? (await saveIptables());
+  if (saved === undefined) return;
+  for (const script of planIdleChainRemoval(parseIptablesSave(saved))) {
     const input = renderRestoreScript(script);
     state.explainer.step({
       topic: 'network',
@@ -740,7 +893,8 @@ export function planRunNetwork(state: EngineState, flags: RunNetworkFlags): RunN
   if (row === undefined) throw new EngineError('NOT_FOUND', `network ${requested} not found`, { hint: 'create it with: network create NAME, or list them with: network ls' });
   if (row.name === DEFAULT_NETWORK && aliases.length > 0) warnings.push('network aliases only work on user-defined networks');
   const dirs = pluginDirsFromEnv();
-  for (const plugin of [...planConfList(definitionOf(row), { ipamDataDir: ipamDataDir(state) }).plugins, ...planLoopback().plugins]) findPlugin(plugin.type, dirs);
+  const list = planConfList(definitionOf(row), { ipamDataDir: ipamDataDir(state), publishes: publish.length > 0 });
+  for (const plugin of [...list.plugins, ...planLoopback().plugins]) findPlugin(plugin.type, dirs);
   return { mode: 'cni', network: row.name, publish, addHosts, aliases, warnings };
 }
 

@@ -1,36 +1,56 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addressOf, planConfList, pluginInput, pluginOrder } from './conflist.js';
+import { addressOf, planConfList, planLegacyConfList, pluginInput, pluginOrder, usesSharedChains } from './conflist.js';
 import { pluginError } from './cni.js';
 import type { NetworkDefinition } from './types.js';
 
 const network: NetworkDefinition = { id: 'a'.repeat(64), name: 'web', bridge: 'dctr-aaaaaaaa', subnet: '10.89.0.0/24', gateway: '10.89.0.1' };
 
-test('a network becomes bridge + portmap + firewall, host-local leases under the given dir', () => {
+test('a container without published ports gets bridge alone, with no NAT of its own; host-local leases under the given dir', () => {
   const list = planConfList(network, { ipamDataDir: '/run/dc/cni/ipam' });
   assert.equal(list.cniVersion, '1.0.0');
   assert.equal(list.name, 'web');
-  assert.deepEqual(list.plugins.map((plugin) => plugin.type), ['bridge', 'portmap', 'firewall']);
+  assert.deepEqual(list.plugins.map((plugin) => plugin.type), ['bridge']);
   assert.deepEqual(list.plugins[0], {
     type: 'bridge',
     bridge: 'dctr-aaaaaaaa',
     isGateway: true,
-    ipMasq: true,
+    ipMasq: false,
     hairpinMode: true,
     ipam: { type: 'host-local', ranges: [[{ subnet: '10.89.0.0/24', gateway: '10.89.0.1' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: '/run/dc/cni/ipam' },
   });
+  assert.equal(usesSharedChains(list), false);
+});
+
+test('a container that publishes ports gets portmap after bridge; never firewall', () => {
+  const list = planConfList(network, { ipamDataDir: '/x', publishes: true });
+  assert.deepEqual(list.plugins.map((plugin) => plugin.type), ['bridge', 'portmap']);
+  assert.equal(list.plugins[0]!.ipMasq, false);
   assert.deepEqual(list.plugins[1], { type: 'portmap', capabilities: { portMappings: true }, snat: true });
+  assert.equal(usesSharedChains(list), true);
 });
 
 test('an internal network has no gateway role, no NAT, no default route, no portmap', () => {
-  const list = planConfList({ ...network, internal: true }, { ipamDataDir: '/x' });
-  assert.deepEqual(list.plugins.map((plugin) => plugin.type), ['bridge', 'firewall']);
+  const list = planConfList({ ...network, internal: true }, { ipamDataDir: '/x', publishes: true });
+  assert.deepEqual(list.plugins.map((plugin) => plugin.type), ['bridge']);
   assert.equal(list.plugins[0]!.ipMasq, false);
+  assert.equal(list.plugins[0]!.isGateway, false);
   assert.deepEqual((list.plugins[0]!.ipam as { routes: unknown[] }).routes, []);
 });
 
+test('the legacy list (attachments made before the network kept its own rules): bridge with NAT, portmap, firewall', () => {
+  const list = planLegacyConfList(network, { ipamDataDir: '/x' });
+  assert.deepEqual(list.plugins.map((plugin) => plugin.type), ['bridge', 'portmap', 'firewall']);
+  assert.equal(list.plugins[0]!.ipMasq, true);
+  assert.deepEqual(list.plugins[2], { type: 'firewall', backend: 'iptables' });
+  assert.equal(usesSharedChains(list), true);
+  const internal = planLegacyConfList({ ...network, internal: true }, { ipamDataDir: '/x' });
+  assert.deepEqual(internal.plugins.map((plugin) => plugin.type), ['bridge', 'firewall']);
+  assert.equal(internal.plugins[0]!.ipMasq, false);
+});
+
 test('plugin input: list name and version injected, runtimeConfig only for declared capabilities, prevResult passed', () => {
-  const list = planConfList(network, { ipamDataDir: '/x' });
+  const list = planConfList(network, { ipamDataDir: '/x', publishes: true });
   const ports = [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' as const }];
   const prev = { cniVersion: '1.0.0', ips: [{ address: '10.89.0.2/24' }] };
   const bridge = pluginInput(list, list.plugins[0]!, { portMappings: ports });
@@ -46,7 +66,7 @@ test('plugin input: list name and version injected, runtimeConfig only for decla
 });
 
 test('DEL runs the plugins in reverse order', () => {
-  const list = planConfList(network, { ipamDataDir: '/x' });
+  const list = planLegacyConfList(network, { ipamDataDir: '/x' });
   assert.deepEqual(pluginOrder(list, 'ADD').map((p) => p.type), ['bridge', 'portmap', 'firewall']);
   assert.deepEqual(pluginOrder(list, 'DEL').map((p) => p.type), ['firewall', 'portmap', 'bridge']);
 });

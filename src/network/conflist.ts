@@ -1,14 +1,25 @@
 /**
- * The planner: a network -> its CNI configuration list, and a list plus a
- * command -> the exact JSON each plugin reads on stdin. Pure; the executor
- * (cni.ts) carries the plan out.
+ * The planner: a container on a network -> its CNI configuration list, and a
+ * list plus a command -> the exact JSON each plugin reads on stdin. Pure; the
+ * executor (cni.ts) carries the plan out.
+ *
+ * The list is per container, and holds only what that container needs, the
+ * way Docker splits the work: what every member of a network shares (NAT of
+ * the subnet, the FORWARD accepts) is the network's, made once with its bridge
+ * by the engine (nat.ts), not by a plugin at each container.
  *
  *   bridge     veth pair, the host end on the network's bridge, gateway
- *              address on the bridge, NAT (ipMasq) for traffic leaving the host;
- *              host-local IPAM hands out addresses, kept under the run root
- *   portmap    DNAT for published ports (capability portMappings), with SNAT
- *              so that 127.0.0.1 works (it sets route_localnet on the bridge)
- *   firewall   lets forwarded traffic to and from the container through
+ *              address on the bridge; no ipMasq (the network's MASQUERADE
+ *              rule covers the whole subnet); host-local IPAM hands out
+ *              addresses, kept under the run root
+ *   portmap    only when the container publishes ports: DNAT for them
+ *              (capability portMappings), with SNAT so that 127.0.0.1 works
+ *              (it sets route_localnet on the bridge)
+ *
+ * The list ADD used is stored with the attachment and given back to DEL.
+ * Attachments made before this split have none stored: planLegacyConfList is
+ * the list they were made with (bridge with ipMasq, portmap, firewall), so
+ * their DEL still removes every per-container rule.
  */
 import path from 'node:path';
 import type { PortMapping } from './ports.js';
@@ -20,14 +31,16 @@ export const CNI_VERSION = '1.0.0';
 export interface ConfListOptions {
   /** host-local's store: one directory per network, one file per leased address. */
   ipamDataDir: string;
+  /** The container publishes ports: portmap joins the list (never on an internal network). */
+  publishes?: boolean;
 }
 
-export function planConfList(network: NetworkDefinition, options: ConfListOptions): CniConfList {
-  const bridge: CniPluginConf = {
+function bridgePlugin(network: NetworkDefinition, options: ConfListOptions, ipMasq: boolean): CniPluginConf {
+  return {
     type: 'bridge',
     bridge: network.bridge,
     isGateway: network.internal !== true,
-    ipMasq: network.internal !== true,
+    ipMasq,
     hairpinMode: true,
     ipam: {
       type: 'host-local',
@@ -36,10 +49,36 @@ export function planConfList(network: NetworkDefinition, options: ConfListOption
       dataDir: options.ipamDataDir,
     },
   };
-  const plugins: CniPluginConf[] = [bridge];
-  if (network.internal !== true) plugins.push({ type: 'portmap', capabilities: { portMappings: true }, snat: true });
+}
+
+const PORTMAP: CniPluginConf = { type: 'portmap', capabilities: { portMappings: true }, snat: true };
+
+/** One container's list: bridge, then portmap when it publishes ports. */
+export function planConfList(network: NetworkDefinition, options: ConfListOptions): CniConfList {
+  const plugins: CniPluginConf[] = [bridgePlugin(network, options, false)];
+  if (network.internal !== true && options.publishes === true) plugins.push({ ...PORTMAP });
+  return { cniVersion: CNI_VERSION, name: network.name, plugins };
+}
+
+/**
+ * The list every attachment was made with before the network's rules moved
+ * to the engine: bridge with per-container NAT, portmap always (not on
+ * internal networks), firewall. DEL of such an attachment needs it whole.
+ */
+export function planLegacyConfList(network: NetworkDefinition, options: Pick<ConfListOptions, 'ipamDataDir'>): CniConfList {
+  const plugins: CniPluginConf[] = [bridgePlugin(network, options, network.internal !== true)];
+  if (network.internal !== true) plugins.push({ ...PORTMAP });
   plugins.push({ type: 'firewall', backend: 'iptables' });
   return { cniVersion: CNI_VERSION, name: network.name, plugins };
+}
+
+/**
+ * Plugins whose DEL leaves the shared CNI chains behind (CNI-HOSTPORT-*,
+ * CNI-FORWARD, CNI-ADMIN): after a DEL that ran one of them, the engine
+ * looks for idle shared chains to remove.
+ */
+export function usesSharedChains(list: CniConfList): boolean {
+  return list.plugins.some((plugin) => plugin.type === 'portmap' || plugin.type === 'firewall');
 }
 
 /** The configuration that brings `lo` up in a namespace (the loopback plugin, CNI_IFNAME=lo). */

@@ -1,7 +1,8 @@
 /**
  * The CNI runtime side: network definitions -> CNI configuration lists
  * (planner), plugin calls ADD/CHECK/DEL (executor over sys/), port
- * publishing, subnets, and the hosts files of network members.
+ * publishing, subnets, the hosts files of network members, and each
+ * network's own NAT and FORWARD rules (planned as iptables-restore text).
  */
 export * from './types.js';
 export * from './ipv4.js';
@@ -11,3 +12,4 @@ export * from './conflist.js';
 export * from './cni.js';
 export * from './hosts.js';
 export * from './iptables.js';
+export * from './nat.js';

@@ -65,9 +65,10 @@ export function runCaptured(file: string, args: readonly string[], options: Capt
 }
 
 /** runCaptured for short steps inside synchronous code (a few `ip` calls under a lock). */
-export function runCapturedSync(file: string, args: readonly string[], options: Omit<CaptureOptions, 'input'> = {}): CapturedRun {
+export function runCapturedSync(file: string, args: readonly string[], options: CaptureOptions = {}): CapturedRun {
   const result = spawnSync(file, args, {
     encoding: 'utf8',
+    ...(options.input === undefined ? {} : { input: options.input }),
     timeout: options.timeoutMs ?? 60_000,
     killSignal: 'SIGKILL',
     ...(options.env === undefined ? {} : { env: options.env }),

@@ -3,7 +3,8 @@
  * detaches whatever is still mounted below it (deepest first, lazily) and then
  * removes the whole tree, so a test that fails half-way leaves nothing behind.
  * The bridges of the root's networks (the default one stays, like docker0,
- * while its root lives) are host devices: they go too.
+ * while its root lives) are host devices: they go too, with the NAT and
+ * FORWARD rules the engine made for them (found by their comment).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -85,7 +86,35 @@ export function removeBridgesOf(root: string): string[] {
   } finally {
     db.close();
   }
-  const removed = bridges.filter((bridge) => bridge !== '' && existsSync(`/sys/class/net/${bridge}`));
+  bridges = bridges.filter((bridge) => bridge !== '');
+  // Rules first, while each bridge still holds its name (no other root can take it and add rules of the same comment).
+  removeBridgeRules(bridges);
+  const removed = bridges.filter((bridge) => existsSync(`/sys/class/net/${bridge}`));
   for (const bridge of removed) spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
   return removed;
+}
+
+/**
+ * Deletes the iptables rules the engine made for these bridges: each carries
+ * the comment "didactic-container BRIDGE" (src/network/nat.ts). One
+ * iptables-restore per table; returns the rules deleted, as iptables-save printed them.
+ */
+export function removeBridgeRules(bridges: readonly string[]): string[] {
+  if (bridges.length === 0) return [];
+  const saved = spawnSync('iptables-save', [], { encoding: 'utf8' });
+  if (saved.status !== 0 || typeof saved.stdout !== 'string') return [];
+  const comments = new Set(bridges.map((bridge) => `--comment "didactic-container ${bridge}"`));
+  const byTable = new Map<string, string[]>();
+  const deleted: string[] = [];
+  let table = '';
+  for (const line of saved.stdout.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1).trim();
+    if (!line.startsWith('-A ') || ![...comments].some((comment) => line.includes(comment))) continue;
+    byTable.set(table, [...(byTable.get(table) ?? []), `-D ${line.slice(3)}`]);
+    deleted.push(line);
+  }
+  for (const [name, lines] of byTable) {
+    spawnSync('iptables-restore', ['--noflush', '-w'], { input: `*${name}\n${lines.join('\n')}\nCOMMIT\n`, stdio: ['pipe', 'ignore', 'ignore'] });
+  }
+  return deleted;
 }

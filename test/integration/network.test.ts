@@ -2,9 +2,10 @@
  * Networking through the real CNI plugins, as root, without the run
  * command: "containers" are network namespaces this test creates
  * (`ip netns add dctr-test-<pid>-N`) with busybox processes inside. Traffic
- * stays on 127.0.0.1 and inside those namespaces. After everything is
- * detached and removed, `ip link`, `iptables-save` and the host-local store
- * must hold nothing of ours.
+ * stays on 127.0.0.1 and inside those namespaces. A network's NAT and
+ * FORWARD rules are made with it and go with it; a container without
+ * published ports adds no rule. After everything is detached and removed,
+ * `ip link`, `iptables-save` and the host-local store must hold nothing of ours.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,10 +16,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRecordingExplainer, isEngineError } from '../../src/common/index.js';
+import { networks } from '../../src/db/index.js';
 import { createEngine, type Engine } from '../../src/engine/index.js';
 import { connectContainer, detachNetworks, planRunNetwork } from '../../src/engine/network.js';
 import { createEngineState } from '../../src/engine/state.js';
 import { resolvePaths, silentExplainer } from '../../src/common/index.js';
+import { addNetworkList, addressOf, planLegacyConfList, pluginDirsFromEnv } from '../../src/network/index.js';
 import { createTempRoot, type TempRoot } from '../helpers/tmp-root.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : !fs.existsSync('/usr/lib/cni/bridge') ? 'needs containernetworking-plugins' : false;
@@ -39,6 +42,16 @@ function inNs(ns: number, script: string) {
 async function httpGet(url: string): Promise<string> {
   const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
   return response.text();
+}
+
+/** The iptables-save lines carrying a bridge's comment (the rules the engine made for its network). */
+function rulesOf(bridge: string): string[] {
+  return sh('iptables-save', []).stdout.split('\n').filter((line) => line.includes(`--comment "didactic-container ${bridge}"`));
+}
+
+/** True when iptables-save's text names this address (as a whole address, not a prefix of another). */
+function namesIp(rules: string, ip: string): boolean {
+  return new RegExp(`(^|[^0-9.])${ip.replace(/\./g, '\\.')}([^0-9]|$)`, 'm').test(rules);
 }
 
 async function waitFor(check: () => Promise<boolean> | boolean, what: string, ms = 5000): Promise<void> {
@@ -216,13 +229,128 @@ describe('CNI networking', { skip }, () => {
     const leases = path.join(root.runRoot, 'cni', 'ipam', network.Name);
     assert.deepEqual(fs.readdirSync(leases).filter((file) => file !== 'lock' && !file.startsWith('last_reserved_ip')), []);
     const rules = sh('iptables-save', []).stdout;
-    for (const needle of [idA, idB, subnetPrefix, bridge]) assert.ok(!rules.includes(needle), `iptables still mention ${needle}:\n${rules}`);
+    for (const needle of [idA, idB]) assert.ok(!rules.includes(needle), `iptables still mention ${needle}:\n${rules}`);
+    for (const ip of [a.ip, b.ip]) assert.ok(!namesIp(rules, ip), `iptables still mention ${ip}:\n${rules}`);
+    // What still names the bridge or the subnet is the network's own rules (its comment), until the network goes.
+    const naming = rules.split('\n').filter((line) => line.includes(bridge) || line.includes(subnetPrefix));
+    assert.deepEqual(naming.filter((line) => !line.includes(`--comment "didactic-container ${bridge}"`)), [], rules);
+    assert.equal(naming.length, 3, rules);
 
     await engine.removeNetwork(network.Name);
     assert.ok(!fs.existsSync(`/sys/class/net/${bridge}`), 'bridge deleted');
     assert.ok(!fs.existsSync(leases), 'lease store deleted');
     assert.ok(!sh('ip', ['-o', 'link']).stdout.includes(bridge));
-    assert.ok(!sh('iptables-save', []).stdout.includes('CNI-'), 'no CNI chain left when no CNI container is left');
+    const gone = sh('iptables-save', []).stdout;
+    for (const needle of [bridge, subnetPrefix]) assert.ok(!gone.includes(needle), `iptables still mention ${needle}:\n${gone}`);
+    assert.ok(!gone.includes('CNI-'), 'no CNI chain left when no CNI container is left');
+  });
+
+  test('a network owns its rules: create adds exactly the MASQUERADE and FORWARD accepts (an internal one only its own traffic), rm deletes them, --explain tells each', async () => {
+    const before = explainer.events.length;
+    const open = await engine.createNetwork({ name: `rules-${process.pid}`, subnet: '10.213.91.0/24' });
+    const internal = await engine.createNetwork({ name: `rules-int-${process.pid}`, subnet: '10.213.92.0/24', internal: true });
+    const [br, brInt] = [open.Options['com.docker.network.bridge.name']!, internal.Options['com.docker.network.bridge.name']!];
+    bridges.add(br).add(brInt);
+    const comment = (bridge: string) => `-m comment --comment "didactic-container ${bridge}"`;
+    assert.deepEqual(rulesOf(br).sort(), [
+      `-A FORWARD -i ${br} ${comment(br)} -j ACCEPT`,
+      `-A FORWARD -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT ${comment(br)} -j ACCEPT`,
+      `-A POSTROUTING -s 10.213.91.0/24 ! -o ${br} ${comment(br)} -j MASQUERADE`,
+    ].sort());
+    assert.deepEqual(rulesOf(brInt).sort(), [
+      `-A FORWARD ! -i ${brInt} -o ${brInt} ${comment(brInt)} -j DROP`,
+      `-A FORWARD -i ${brInt} ! -o ${brInt} ${comment(brInt)} -j DROP`,
+      `-A FORWARD -i ${brInt} -o ${brInt} ${comment(brInt)} -j ACCEPT`,
+    ].sort());
+    // Inserted at the top of FORWARD: ahead of any rule that is not one of ours (Docker's DROP policy chains, say).
+    const forward = sh('iptables', ['-S', 'FORWARD']).stdout.split('\n').filter((line) => line.startsWith('-A '));
+    const firstOther = forward.findIndex((line) => !line.includes('--comment "didactic-container '));
+    const lastOurs = forward.map((line) => line.includes(comment(br)) || line.includes(comment(brInt))).lastIndexOf(true);
+    assert.ok(firstOther === -1 || lastOurs < firstOther, forward.join('\n'));
+    const calls = explainer.events.slice(before).map((event) => event.call ?? '');
+    assert.ok(calls.includes(`iptables -t nat -A POSTROUTING -s 10.213.91.0/24 ! -o ${br} -m comment --comment "didactic-container ${br}" -j MASQUERADE`), calls.join('\n'));
+    assert.ok(calls.some((call) => call.startsWith(`iptables -t filter -I FORWARD -i ${brInt} -o ${brInt} `)), calls.join('\n'));
+    assert.ok(calls.some((call) => call.startsWith('iptables-restore --noflush -w <<< \'*nat')));
+
+    // The bridge deleted behind the engine's back (as after a reboot): the next attach makes it and its rules again, once.
+    assert.equal(sh('ip', ['link', 'del', br]).status, 0);
+    const id = newId();
+    containerIds.push(id);
+    const attached = await engine.attachNetwork({ containerId: id, containerName: 'again', network: open.Name, netnsPath: addNamespace(40) });
+    assert.ok(fs.existsSync(`/sys/class/net/${br}`), 'bridge made again');
+    assert.match(sh('ip', ['-4', '-o', 'addr', 'show', 'dev', br]).stdout, /inet 10\.213\.91\.1\/24/);
+    assert.equal(rulesOf(br).length, 3, rulesOf(br).join('\n'));
+    assert.equal(inNs(40, '/bin/busybox ping -c 1 -W 3 10.213.91.1').status, 0, 'the gateway answers');
+    await engine.detachNetworks(id);
+    assert.ok(attached.ip.startsWith('10.213.91.'));
+
+    const beforeRm = explainer.events.length;
+    await engine.removeNetwork(open.Name);
+    await engine.removeNetwork(internal.Name);
+    assert.deepEqual(rulesOf(br), []);
+    assert.deepEqual(rulesOf(brInt), []);
+    const rmCalls = explainer.events.slice(beforeRm).map((event) => event.call ?? '');
+    assert.ok(rmCalls.includes(`iptables -t nat -D POSTROUTING -s 10.213.91.0/24 ! -o ${br} -m comment --comment "didactic-container ${br}" -j MASQUERADE`), rmCalls.join('\n'));
+  });
+
+  test('containers without published ports add no iptables rule and run only bridge; they reach the gateway and each other on the default network', async () => {
+    const before = explainer.events.length;
+    const [idA, idB] = [newId(), newId()];
+    containerIds.push(idA, idB);
+    const a = await engine.attachNetwork({ containerId: idA, containerName: 'quiet-a', netnsPath: addNamespace(50) });
+    const b = await engine.attachNetwork({ containerId: idB, containerName: 'quiet-b', netnsPath: addNamespace(51) });
+    bridges.add(a.bridge);
+    const rules = sh('iptables-save', []).stdout;
+    for (const needle of [idA, idB]) assert.ok(!rules.includes(needle), `a rule names container ${needle}:\n${rules}`);
+    for (const ip of [a.ip, b.ip]) assert.ok(!namesIp(rules, ip), `a rule names ${ip}:\n${rules}`);
+    // Only bridge (and loopback) were called: no portmap, no firewall.
+    const plugins = explainer.events.slice(before).map((event) => /CNI_COMMAND=ADD .*\/(\w+) <<</.exec(event.call ?? '')?.[1]).filter(Boolean);
+    assert.deepEqual([...new Set(plugins)].sort(), ['bridge', 'loopback']);
+    // The network's rules are in place, and traffic flows: the gateway, and each other.
+    assert.equal(rulesOf(a.bridge).length, 3, rulesOf(a.bridge).join('\n'));
+    assert.equal(inNs(50, `/bin/busybox ping -c 1 -W 3 ${a.gateway}`).status, 0, 'A reaches the gateway');
+    const ping = inNs(51, `/bin/busybox ping -c 1 -W 3 ${a.ip}`);
+    assert.equal(ping.status, 0, ping.stdout + ping.stderr);
+    const beforeDel = explainer.events.length;
+    await engine.detachNetworks(idA);
+    await engine.detachNetworks(idB);
+    const dels = explainer.events.slice(beforeDel);
+    assert.deepEqual([...new Set(dels.map((event) => /CNI_COMMAND=DEL .*\/(\w+) <<</.exec(event.call ?? '')?.[1]).filter(Boolean))], ['bridge']);
+    assert.ok(!dels.some((event) => (event.call ?? '').startsWith('iptables')), 'no iptables work at DEL');
+    assert.equal(sh('ip', ['-o', 'link', 'show', 'master', a.bridge]).stdout.trim(), '');
+  });
+
+  test('an attachment made by the old code (bridge with NAT, portmap, firewall; no list stored) is torn down completely', async () => {
+    const state = createEngineState(resolvePaths({ root: root.root, runRoot: root.runRoot }), silentExplainer);
+    try {
+      const network = await engine.createNetwork({ name: `legacy-${process.pid}` });
+      const row = networks.getNetwork(state.db(), network.Id);
+      bridges.add(row.bridge);
+      const ns = addNamespace(60);
+      const id = newId();
+      containerIds.push(id);
+      const list = planLegacyConfList(
+        { id: row.id, name: row.name, bridge: row.bridge, subnet: row.subnet, gateway: row.gateway, internal: row.internal },
+        { ipamDataDir: path.join(root.runRoot, 'cni', 'ipam') },
+      );
+      // What the old attachNetwork did: the row without a list, then ADD of the whole old list.
+      networks.addAttachment(state.db(), { networkId: row.id, containerId: id, containerName: 'old', netns: ns, aliases: [], ports: [], extraHosts: [], hostsFile: null });
+      const result = await addNetworkList(list, { containerId: id, netns: ns, ifname: 'eth0' }, { portMappings: [] }, { pluginDirs: pluginDirsFromEnv(), explainer: silentExplainer });
+      const ip = addressOf(result).ip!;
+      networks.setAttachmentResult(state.db(), row.id, id, { result: JSON.stringify(result), ip, mac: null });
+      const during = sh('iptables-save', []).stdout;
+      assert.ok(during.includes(id) && namesIp(during, ip), 'the old plugins made per-container rules');
+
+      assert.deepEqual((await detachNetworks(state, id)).detached, [row.name]);
+      const after = sh('iptables-save', []).stdout;
+      assert.ok(!after.includes(id), `iptables still mention ${id}:\n${after}`);
+      assert.ok(!namesIp(after, ip), `iptables still mention ${ip}:\n${after}`);
+      assert.equal(sh('ip', ['-o', 'link', 'show', 'master', row.bridge]).stdout.trim(), '');
+      await engine.removeNetwork(row.name);
+      assert.deepEqual(rulesOf(row.bridge), []);
+    } finally {
+      await state.close();
+    }
   });
 
   test('a running process on the default network: its namespace is pinned, -p CONTAINERPORT picks a host port, DEL works after it died', async () => {
