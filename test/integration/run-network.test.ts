@@ -303,10 +303,34 @@ describe('run on networks', { skip }, () => {
     assert.doesNotMatch(result.stdout, /^nameserver (?!10\.9\.9\.9)/m);
     assert.match(result.stdout, /^10\.1\.2\.3\tdb$/m);
     assert.ok(result.stdout.includes(`${ip}\t`), `its own name at its address:\n${result.stdout}`);
-    // --explain told each plugin call, the join and the leave.
-    for (const pattern of [/CNI_COMMAND=ADD .*\/bridge <<</, /CNI_COMMAND=ADD .*\/portmap <<</, /joined network bridge: eth0 /, /CNI_COMMAND=DEL .*\/bridge <<</, /left network bridge/]) {
+    // --explain told each plugin call, the join and the leave; without -p only bridge runs, and no iptables.
+    for (const pattern of [/CNI_COMMAND=ADD .*\/bridge <<</, /joined network bridge: eth0 /, /CNI_COMMAND=DEL .*\/bridge <<</, /left network bridge/]) {
       assert.match(result.stderr, pattern);
     }
+    for (const pattern of [/\/portmap <<</, /\/firewall <<</, /iptables/]) assert.doesNotMatch(result.stderr, pattern);
+  });
+
+  test('on the default network, containers without -p reach the gateway and each other, and add no iptables rule', { timeout: 60_000 }, async () => {
+    const { Gateway: gateway } = (await inspectNetwork('bridge')).IPAM.Config[0]!;
+    const srv = runInBackground([], HTTPD('hello from the default network'));
+    const { id, pid } = await waitForRunning(srv);
+    ids.push(id);
+    const srvIp = eth0Of(pid);
+    assert.ok(srvIp !== undefined, 'srv has eth0');
+    const rules = sh('iptables-save', []).stdout;
+    assert.ok(!rules.includes(id), `a rule names the container:\n${rules}`);
+    assert.doesNotMatch(rules, new RegExp(`(^|[^0-9.])${srvIp.replace(/\./g, '\\.')}([^0-9]|$)`, 'm'), 'a rule names its address');
+    const deadline = Date.now() + 10_000;
+    while (sh('nsenter', ['-t', String(pid), '-n', 'sh', '-c', 'cat /proc/net/tcp /proc/net/tcp6 | grep -q ":0050 0*:0000 0A"']).status !== 0) {
+      assert.ok(Date.now() < deadline, 'httpd in srv listens');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const client = await runOnce(['--rm'], ['sh', '-c', `ping -c 1 -W 3 ${gateway} >/dev/null && echo gateway; wget -qO- http://${srvIp}/`]);
+    assert.equal(client.status, 0, client.stderr);
+    assert.equal(client.stdout, 'gateway\nhello from the default network\n');
+    const ended = await stop(srv);
+    assert.equal(ended.status, 0, ended.stderr);
+    assertNoNetworkLeftovers(ids, subnets);
   });
 
   test('bad network flags exit 125 before anything is made', async () => {
