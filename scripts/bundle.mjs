@@ -1,25 +1,56 @@
-// Bundles the CLI's compiled JavaScript (dist/src) into dist/bundle/cli: one
-// file for what every command loads at start-up, and one chunk per lazily
-// loaded command. Resolving and reading some hundred small ES modules was a
-// fifth of a short command's CPU time; a bundle reads a handful.
+// Bundles the CLI's compiled JavaScript (dist/src) into one CommonJS file,
+// dist/bundle/cli/main.cjs. Resolving and reading some hundred small ES
+// modules was a fifth of a short command's CPU time; one file is read once.
+//
+// CommonJS rather than ESM because of the V8 code cache: Node 20's ES module
+// loader cannot take one, while a CommonJS file can be compiled by bin/ as a
+// vm.Script with the bytecode a previous run of the same command left in
+// dist/bundle/cli/cache/ (see bin/didactic-container.js). The commands are
+// still loaded lazily: esbuild turns each `import('./commands/x.js')` into a
+// module initialised on first use, so a command's code runs only when it is
+// invoked (and is compiled lazily by V8, or taken from the cache).
 //
 // The bundle sits at the same depth as dist/src/<module>/, so the paths the
 // code finds relative to its own file (build/Release for the native parts,
-// package.json for the version) are the same in both.
+// package.json for the version) are the same in both. `import.meta.url`,
+// which CommonJS lacks, becomes the bundle's own file URL.
 // Packages with native addons, and undici (loaded on a registry's first
-// request), stay outside the bundle and load from node_modules when needed.
+// request), stay outside the bundle and are require()d from node_modules.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
-await build({
+// A code cache made for an older bundle would be rejected anyway; drop it.
+rmSync('dist/bundle/cli', { recursive: true, force: true });
+
+const result = await build({
   entryPoints: ['dist/src/cli/main.js'],
-  outdir: 'dist/bundle/cli',
+  outfile: 'dist/bundle/cli/main.cjs',
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   external: ['better-sqlite3', 'zstd-napi', 'undici', 'tar-stream'],
-  // commander is CommonJS: give the bundle a real require for its node: imports.
-  banner: { js: "import { createRequire as __dcCreateRequire } from 'node:module'; const require = __dcCreateRequire(import.meta.url);" },
+  define: { 'import.meta.url': '__dcImportMetaUrl' },
+  banner: { js: "var __dcImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
+  write: false,
 });
+
+// Each module's `import fs from 'node:fs'` becomes `__toESM(require('node:fs'))`,
+// which copies every export of the builtin into a new object: some ninety
+// copies (fs and path forty times each), 5 to 10 ms of `run`. The copies are
+// all alike, so each builtin gets one, shared.
+const SHARED_TO_ESM = `
+var __dcBuiltinsESM = new Map();
+function __dcToESM(mod) {
+  let wrapped = __dcBuiltinsESM.get(mod);
+  if (wrapped === undefined) __dcBuiltinsESM.set(mod, (wrapped = __toESM(mod, 1)));
+  return wrapped;
+}`;
+const [output] = result.outputFiles;
+let text = output.text.replace(/__toESM\(require\("(node:[a-z_/]+)"\), 1\)/g, '__dcToESM(require("$1"))');
+// After esbuild's helpers (the first statement that uses them is in a module's body).
+text = text.replace(/\nvar __toCommonJS = [^\n]*\n/, (helper) => `${helper}${SHARED_TO_ESM}\n`);
+if (!text.includes('function __dcToESM')) throw new Error('bundle: esbuild helpers not found where expected');
+mkdirSync('dist/bundle/cli', { recursive: true });
+writeFileSync(output.path, text);

@@ -14,7 +14,7 @@ const ENGINE_FAILURE = 125;
 
 export async function main(argv: string[]): Promise<void> {
   const output = createOutput();
-  const program = buildProgram(output);
+  const program = buildProgram(output, argv);
   try {
     await program.parseAsync(argv);
   } catch (error) {
@@ -22,7 +22,16 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-export function buildProgram(output: Output): Command {
+/**
+ * The program commander parses. Given the command line, it defines only the
+ * command that line names when it names one plainly (`run`, `image ls`):
+ * defining all fifty commands and their options took 10 ms of every start,
+ * and a command's parsing, help and errors depend on it and its parents
+ * only. Help, a misspelt command, an option before the command (`-h run`) or
+ * no argv at all get the whole program, so that the listings and the
+ * suggestions see every command.
+ */
+export function buildProgram(output: Output, argv?: string[]): Command {
   const program = new Command(PROGRAM)
     .description('A container engine that shows every kernel step it takes')
     .enablePositionalOptions()
@@ -34,6 +43,18 @@ export function buildProgram(output: Output): Command {
     .helpCommand('help [command]', 'show help for a command')
     .showSuggestionAfterError(true);
   configure(program, output);
+
+  const only = argv === undefined ? undefined : invokedCommand(argv.slice(2));
+  if (only !== undefined) {
+    if (only.noun === undefined) {
+      define(program, only.word, only.spec, output);
+    } else {
+      const group = program.command(only.noun).description(NOUNS[only.noun]!);
+      configure(group, output);
+      define(group, only.spec.name.split(' ')[1]!, only.spec, output).aliases(only.spec.aliases ?? []);
+    }
+    return program;
+  }
 
   const nouns = new Map<string, Command>();
   for (const [noun, summary] of Object.entries(NOUNS)) {
@@ -53,6 +74,35 @@ export function buildProgram(output: Output): Command {
     for (const shortcut of spec.shortcuts ?? []) define(program, shortcut, spec, output);
   }
   return program;
+}
+
+/** Global options commander reads before the command, and whether each takes a value. */
+const GLOBAL_OPTIONS: Record<string, boolean> = { '--root': true, '--run-root': true, '--log-level': true, '--explain': false };
+
+/**
+ * The command the arguments (argv without node and the script) name, read
+ * the way commander will: global options, then the command's word, or a noun
+ * and its verb right after it. Undefined for anything else.
+ */
+function invokedCommand(args: string[]): { noun?: string; word: string; spec: CommandSpec } | undefined {
+  let i = 0;
+  for (; i < args.length && args[i]!.startsWith('-'); i++) {
+    const arg = args[i]!;
+    const flag = arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg;
+    const takesValue = GLOBAL_OPTIONS[flag];
+    if (takesValue === undefined || (!takesValue && flag !== arg)) return undefined;
+    if (takesValue && flag === arg) i++;
+  }
+  const word = args[i];
+  if (word === undefined) return undefined;
+  if (Object.hasOwn(NOUNS, word)) {
+    const verb = args[i + 1];
+    if (verb === undefined) return undefined;
+    const spec = COMMANDS.find((candidate) => candidate.name === `${word} ${verb}` || (candidate.name.startsWith(`${word} `) && (candidate.aliases ?? []).includes(verb)));
+    return spec === undefined ? undefined : { noun: word, word: verb, spec };
+  }
+  const spec = COMMANDS.find((candidate) => candidate.name === word || (candidate.shortcuts ?? []).includes(word));
+  return spec === undefined ? undefined : { word, spec };
 }
 
 function configure(command: Command, output: Output): void {
