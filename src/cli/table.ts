@@ -382,7 +382,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'network create',
-    summary: 'Create a bridge network (CNI: bridge, host-local, portmap, firewall)',
+    summary: 'Create a bridge network (its bridge, NAT and forwarding rules; CNI bridge, host-local, portmap)',
     args: ['<name>'],
     options: [
       FORMAT,

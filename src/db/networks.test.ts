@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isEngineError } from '../common/index.js';
@@ -89,7 +90,7 @@ test('attachments: ethN per container, port check inside the transaction, delete
   assert.throws(() => networks.addAttachment(db, member(a.id, '3')), (error: unknown) => isEngineError(error, 'NOT_FOUND'));
 });
 
-test('migration 4: an attachment keeps the CNI list its ADD ran; rows made before have none (null)', (t) => {
+test('migration 4: an attachment keeps the CNI list its ADD ran, a network whether its rules are made; rows made before have neither', (t) => {
   const { db } = openTempDatabase(t, 'dctr-networks-');
   const a = networks.createNetwork(db, net('a', 'front'));
   const list = '{"cniVersion":"1.0.0","name":"front","plugins":[{"type":"bridge"}]}';
@@ -97,19 +98,18 @@ test('migration 4: an attachment keeps the CNI list its ADD ran; rows made befor
   assert.equal(networks.addAttachment(db, member(a.id, '2')).conflist, null);
   assert.equal(networks.getAttachment(db, a.id, id('1'))!.conflist, list);
 
-  // A database left at version 3 with a row in it: the column comes, the row's is null.
-  const old = withDb(t);
-  old.exec('DROP TABLE network_attachments');
-  old.exec(`CREATE TABLE network_attachments (
-    network_id TEXT NOT NULL REFERENCES networks(id), container_id TEXT NOT NULL, container_name TEXT NOT NULL,
-    ifname TEXT NOT NULL, netns TEXT NOT NULL, ip TEXT, mac TEXT, aliases TEXT NOT NULL DEFAULT '[]',
-    ports TEXT NOT NULL DEFAULT '[]', extra_hosts TEXT NOT NULL DEFAULT '[]', hosts_file TEXT, result TEXT,
-    created_at TEXT NOT NULL, PRIMARY KEY (network_id, container_id))`);
-  old.pragma('user_version = 3');
-  const b = networks.createNetwork(old, net('b', 'back'));
-  old.prepare("INSERT INTO network_attachments(network_id, container_id, container_name, ifname, netns, created_at) VALUES (?, ?, 'c-old', 'eth0', '/x', '2024-01-01')").run(b.id, id('9'));
+  // A database left at version 3 with a network and an attachment in it: the columns come, with "not made/not kept".
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
+  const old = new Sqlite(':memory:');
+  t.after(() => old.close());
+  migrate(old, MIGRATIONS.filter((m) => m.version <= 3));
+  old.prepare("INSERT INTO networks(id, name, bridge, subnet, gateway, created_at) VALUES (?, 'back', 'dctr-bbbbbbbb', '10.89.9.0/24', '10.89.9.1', '2024-01-01')").run(id('b'));
+  old.prepare("INSERT INTO network_attachments(network_id, container_id, container_name, ifname, netns, created_at) VALUES (?, ?, 'c-old', 'eth0', '/x', '2024-01-01')").run(id('b'), id('9'));
   assert.equal(migrate(old, MIGRATIONS), MIGRATIONS.filter((m) => m.version > 3).length);
-  const row = networks.getAttachment(old, b.id, id('9'))!;
+  assert.equal(networks.getNetwork(old, 'back').hostRules, false);
+  const row = networks.getAttachment(old, id('b'), id('9'))!;
   assert.equal(row.containerName, 'c-old');
   assert.equal(row.conflist, null);
+  networks.setNetworkHostRules(old, id('b'), true);
+  assert.equal(networks.getNetwork(old, 'back').hostRules, true);
 });

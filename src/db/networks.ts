@@ -16,6 +16,8 @@ export interface NetworkRow {
   subnet: string;
   gateway: string;
   internal: boolean;
+  /** The engine made the network's own NAT and FORWARD rules (schema v4); false for networks made before. */
+  hostRules: boolean;
   labels: Record<string, string>;
   createdAt: string;
 }
@@ -69,6 +71,7 @@ interface RawNetwork {
   subnet: string;
   gateway: string;
   internal: number;
+  host_rules: number;
   labels: string;
   created_at: string;
 }
@@ -99,6 +102,7 @@ function toNetwork(row: RawNetwork): NetworkRow {
     subnet: row.subnet,
     gateway: row.gateway,
     internal: row.internal !== 0,
+    hostRules: row.host_rules !== 0,
     labels: JSON.parse(row.labels) as Record<string, string>,
     createdAt: row.created_at,
   };
@@ -195,6 +199,11 @@ export function deleteNetwork(db: Database, id: string): boolean {
       return true;
     })
     .immediate();
+}
+
+/** Records that the network's own rules are made (or, false, that they are to be made again). */
+export function setNetworkHostRules(db: Database, id: string, made: boolean): void {
+  db.prepare('UPDATE networks SET host_rules = ? WHERE id = ?').run(made ? 1 : 0, id);
 }
 
 export interface AttachmentFilter {

@@ -16,7 +16,9 @@
  *              (immutable intent), state, pid, exit_code, oom_killed,
  *              error, created_at, started_at, finished_at)
  *   networks(id PK, name UNIQUE, driver, bridge UNIQUE, subnet, gateway,
- *            internal, labels JSON, created_at)                       (v2)
+ *            internal, labels JSON, created_at,                       (v2)
+ *            host_rules = its NAT/FORWARD rules were made (v4; 0 for
+ *            networks made before, whose rules are made at next use))
  *   network_attachments(network_id FK, container_id, container_name, ifname,
  *            netns, ip, mac, aliases/ports/extra_hosts JSON, hosts_file,
  *            result JSON = the CNI ADD result,
@@ -172,8 +174,9 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 4,
-    name: 'network attachments keep the CNI list ADD ran',
+    name: 'networks keep their own rules, attachments the CNI list ADD ran',
     sql: `
+      ALTER TABLE networks ADD COLUMN host_rules INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE network_attachments ADD COLUMN conflist TEXT;
     `,
   },

@@ -173,6 +173,8 @@ function insertNetwork(state: EngineState, request: NetworkCreateRequest, kind: 
       networks.deleteNetwork(db, row.id);
       throw error;
     }
+    networks.setNetworkHostRules(db, row.id, true);
+    row = { ...row, hostRules: true };
   } finally {
     lock.release();
   }
@@ -302,16 +304,25 @@ function removeNetworkRulesSync(bridge: string, explainer?: Explainer): void {
 /**
  * Makes a network's bridge and rules again when its device is gone (after a
  * reboot, or deleted by someone): without it the bridge plugin would make a
- * bare bridge with no gateway MAC of ours and no NAT. The cheap device test
- * comes first, so a container's attach spawns nothing when all is in place.
+ * bare bridge with no gateway MAC of ours and no NAT. A network made before
+ * the engine kept per-network rules (host_rules 0) gets its rules. The cheap
+ * tests come first (a file under /sys, the row already read), so a
+ * container's attach spawns nothing when all is in place.
  */
 function ensureBridge(state: EngineState, row: NetworkRow): void {
-  if (deviceExists(row.bridge)) return;
+  if (row.hostRules && deviceExists(row.bridge)) return;
+  const db = state.db();
   const lock = acquireLockSync(HOST_NETWORK_LOCK, { what: `restore the bridge of network ${row.name}`, timeoutMs: 30_000 });
   try {
-    if (deviceExists(row.bridge)) return;
-    state.explainer.step({ topic: 'network', say: `the bridge ${row.bridge} of network ${row.name} is gone: make it and its rules again` });
-    reserveBridge(state.explainer, row);
+    const fresh = networks.getNetwork(db, row.id);
+    if (!deviceExists(fresh.bridge)) {
+      state.explainer.step({ topic: 'network', say: `the bridge ${fresh.bridge} of network ${fresh.name} is gone: make it and its rules again` });
+      reserveBridge(state.explainer, fresh);
+    } else if (!fresh.hostRules) {
+      state.explainer.step({ topic: 'network', say: `network ${fresh.name} was made before networks had their own rules: add them` });
+      installNetworkRules(state.explainer, fresh);
+    }
+    networks.setNetworkHostRules(db, fresh.id, true);
   } finally {
     lock.release();
   }

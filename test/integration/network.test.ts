@@ -22,7 +22,7 @@ import { connectContainer, detachNetworks, planRunNetwork } from '../../src/engi
 import { createEngineState } from '../../src/engine/state.js';
 import { resolvePaths, silentExplainer } from '../../src/common/index.js';
 import { addNetworkList, addressOf, planLegacyConfList, pluginDirsFromEnv } from '../../src/network/index.js';
-import { createTempRoot, type TempRoot } from '../helpers/tmp-root.js';
+import { createTempRoot, removeBridgeRules, type TempRoot } from '../helpers/tmp-root.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : !fs.existsSync('/usr/lib/cni/bridge') ? 'needs containernetworking-plugins' : false;
 
@@ -320,12 +320,15 @@ describe('CNI networking', { skip }, () => {
     assert.equal(sh('ip', ['-o', 'link', 'show', 'master', a.bridge]).stdout.trim(), '');
   });
 
-  test('an attachment made by the old code (bridge with NAT, portmap, firewall; no list stored) is torn down completely', async () => {
+  test('made by the old code: an attachment (bridge with NAT, portmap, firewall; no list stored) is torn down completely, a network gets its rules at next use', async () => {
     const state = createEngineState(resolvePaths({ root: root.root, runRoot: root.runRoot }), silentExplainer);
     try {
       const network = await engine.createNetwork({ name: `legacy-${process.pid}` });
       const row = networks.getNetwork(state.db(), network.Id);
       bridges.add(row.bridge);
+      // The network as the old code made it: a bridge, no rules of its own.
+      assert.equal(removeBridgeRules([row.bridge]).length, 3);
+      networks.setNetworkHostRules(state.db(), row.id, false);
       const ns = addNamespace(60);
       const id = newId();
       containerIds.push(id);
@@ -346,6 +349,15 @@ describe('CNI networking', { skip }, () => {
       assert.ok(!after.includes(id), `iptables still mention ${id}:\n${after}`);
       assert.ok(!namesIp(after, ip), `iptables still mention ${ip}:\n${after}`);
       assert.equal(sh('ip', ['-o', 'link', 'show', 'master', row.bridge]).stdout.trim(), '');
+      assert.deepEqual(rulesOf(row.bridge), []);
+
+      // The next attach, by the new code, gives the old network its rules (once).
+      const next = newId();
+      containerIds.push(next);
+      await engine.attachNetwork({ containerId: next, containerName: 'new', network: row.name, netnsPath: addNamespace(61) });
+      assert.equal(rulesOf(row.bridge).length, 3, rulesOf(row.bridge).join('\n'));
+      assert.equal(networks.getNetwork(state.db(), row.id).hostRules, true);
+      await engine.detachNetworks(next);
       await engine.removeNetwork(row.name);
       assert.deepEqual(rulesOf(row.bridge), []);
     } finally {
