@@ -35,9 +35,11 @@ function runBundle(source) {
   const { createRequire } = require('node:module');
   const key = cacheKey(process.argv.slice(2));
   const cacheFile = key === undefined ? undefined : path.join(CACHE_DIR, `${key}.bin`);
-  // V8 checks a cache against the source's length only, not its content: the
-  // bundle's identity (size, mtime, inode) heads the file, so that a rebuilt
-  // bundle of the same length cannot run another bundle's bytecode.
+  // V8 checks a cache against the source's length only, not its content, and
+  // does not checksum the bytecode (a flipped byte can crash the process):
+  // the bundle's identity (size, mtime, inode) and the Node version head the
+  // file, then the CRC-32 of the bytecode, so that neither a rebuilt bundle of
+  // the same length nor a damaged file gets run.
   const stamp = bundleStamp();
   const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile, stamp);
 
@@ -83,19 +85,28 @@ function cacheKey(args) {
 function bundleStamp() {
   try {
     const stat = fs.statSync(BUNDLE);
-    return Buffer.from(`${stat.size}:${stat.mtimeMs}:${stat.ino}\n`);
+    return `${stat.size}:${stat.mtimeMs}:${stat.ino}:${process.version}:`;
   } catch {
     return undefined;
   }
 }
 
-/** The cache's bytecode when it was made for this bundle; anything unreadable is no cache. */
+/** CRC-32 of the bytecode (zlib.crc32 is Node 20.15's: older ones run without a cache). */
+function checksum(data) {
+  const { crc32 } = require('node:zlib');
+  return typeof crc32 === 'function' ? crc32(data).toString(16) : undefined;
+}
+
+/** The cache's bytecode when it was made for this bundle and is intact; anything else is no cache. */
 function readCache(file, stamp) {
   if (stamp === undefined) return undefined;
   try {
     const data = fs.readFileSync(file);
-    if (data.length <= stamp.length || !data.subarray(0, stamp.length).equals(stamp)) return undefined;
-    return data.subarray(stamp.length);
+    const end = data.indexOf(10);
+    if (end < 0 || data.toString('latin1', 0, stamp.length) !== stamp) return undefined;
+    const bytecode = data.subarray(end + 1);
+    const sum = checksum(bytecode);
+    return sum !== undefined && data.toString('latin1', stamp.length, end) === sum ? bytecode : undefined;
   } catch {
     return undefined;
   }
@@ -109,7 +120,10 @@ function writeCache(script, file, stamp) {
     // Cheap refusal first: making the cache costs a few ms a non-root user should not pay.
     fs.accessSync(path.dirname(CACHE_DIR), fs.constants.W_OK);
     fs.mkdirSync(CACHE_DIR, { recursive: true, mode: 0o755 });
-    fs.writeFileSync(temp, Buffer.concat([stamp, script.createCachedData()]), { mode: 0o644 });
+    const bytecode = script.createCachedData();
+    const sum = checksum(bytecode);
+    if (sum === undefined) return;
+    fs.writeFileSync(temp, Buffer.concat([Buffer.from(`${stamp}${sum}\n`, 'latin1'), bytecode]), { mode: 0o644 });
     fs.renameSync(temp, file);
   } catch {
     try {

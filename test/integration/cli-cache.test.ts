@@ -1,0 +1,156 @@
+/**
+ * The CLI's V8 code cache (bin/didactic-container.js): written by the first
+ * run of a command, used by the next, ignored and replaced when damaged, and
+ * never a reason for a command to fail or print something else. Each test
+ * runs a copy of bin/ and the bundle in a temp dir of its own, so that the
+ * tree's cache, which other tests' CLIs use meanwhile, is left alone.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { CLI_BIN } from '../helpers/cli.js';
+
+const TREE = path.resolve(path.dirname(CLI_BIN), '..');
+const BUNDLE = path.join(TREE, 'dist', 'bundle', 'cli', 'main.cjs');
+const skip = fs.existsSync(BUNDLE) ? false : 'no bundle: npm run build makes it';
+
+/** bin/, the bundle and package.json copied; node_modules and the native build linked. */
+function copyOfCli(options: { bundle?: boolean } = {}): { dir: string; bin: string; cacheDir: string; cleanup: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dctr-cli-cache-'));
+  fs.chmodSync(dir, 0o755);
+  fs.cpSync(path.join(TREE, 'bin'), path.join(dir, 'bin'), { recursive: true });
+  fs.copyFileSync(path.join(TREE, 'package.json'), path.join(dir, 'package.json'));
+  fs.symlinkSync(path.join(TREE, 'node_modules'), path.join(dir, 'node_modules'));
+  fs.mkdirSync(path.join(dir, 'build'));
+  fs.symlinkSync(path.join(TREE, 'build', 'Release'), path.join(dir, 'build', 'Release'));
+  fs.mkdirSync(path.join(dir, 'dist', 'bundle', 'cli'), { recursive: true });
+  if (options.bundle === false) fs.symlinkSync(path.join(TREE, 'dist', 'src'), path.join(dir, 'dist', 'src'));
+  else fs.copyFileSync(BUNDLE, path.join(dir, 'dist', 'bundle', 'cli', 'main.cjs'));
+  return {
+    dir,
+    bin: path.join(dir, 'bin', 'didactic-container.js'),
+    cacheDir: path.join(dir, 'dist', 'bundle', 'cli', 'cache'),
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+function cli(bin: string, args: string[], options: { uid?: number } = {}) {
+  const result = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
+  });
+  return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A cache file: its header line names the bundle and the CRC-32 of the bytecode after it. */
+function readCacheFile(file: string): { header: string; bytecode: Buffer; intact: boolean } {
+  const data = fs.readFileSync(file);
+  const end = data.indexOf(10);
+  assert.ok(end > 0, `${file} has no header line`);
+  const header = data.toString('latin1', 0, end);
+  const bytecode = data.subarray(end + 1);
+  return { header, bytecode, intact: header.endsWith(`:${crc32(bytecode).toString(16)}`) };
+}
+
+test('the first run of a command writes its cache, the second uses it, and prints the same', { skip }, () => {
+  const copy = copyOfCli();
+  try {
+    const root = path.join(copy.dir, 'root');
+    const commands: Array<[string[], string]> = [
+      [['version'], 'version.bin'],
+      [['--root', root, 'image', 'ls'], 'image-ls.bin'],
+      [['--root', root, 'images', '--format', 'json'], 'images.bin'],
+    ];
+    for (const [args, name] of commands) {
+      const first = cli(copy.bin, args);
+      assert.equal(first.status, 0, first.stderr);
+      const file = path.join(copy.cacheDir, name);
+      assert.ok(fs.existsSync(file), `${args.join(' ')} wrote no ${name}`);
+      const written = fs.statSync(file);
+      assert.ok(readCacheFile(file).intact);
+
+      const second = cli(copy.bin, args);
+      assert.equal(second.status, 0, second.stderr);
+      assert.deepEqual(second, first, `${args.join(' ')}: output with the cache differs from without`);
+      // A cache V8 rejected would have been replaced (a new file, renamed over the old one).
+      const after = fs.statSync(file);
+      assert.equal(after.ino, written.ino, `${name} was rewritten: V8 rejected the cache`);
+      assert.equal(after.mtimeMs, written.mtimeMs);
+    }
+    // Only those: no temp files left behind.
+    assert.deepEqual(fs.readdirSync(copy.cacheDir).sort(), ['image-ls.bin', 'images.bin', 'version.bin']);
+
+    // A command that fails (a typo) writes none.
+    assert.equal(cli(copy.bin, ['verison']).status, 125);
+    assert.equal(fs.existsSync(path.join(copy.cacheDir, 'verison.bin')), false);
+  } finally {
+    copy.cleanup();
+  }
+});
+
+test('a damaged or truncated cache is ignored and replaced, the command unaffected', { skip }, () => {
+  const copy = copyOfCli();
+  try {
+    const expected = cli(copy.bin, ['version']);
+    assert.equal(expected.status, 0, expected.stderr);
+    const file = path.join(copy.cacheDir, 'version.bin');
+    const good = fs.readFileSync(file);
+    const headerEnd = good.indexOf(10) + 1;
+
+    const damage: Record<string, (data: Buffer) => Buffer> = {
+      // V8 itself does not notice these: a flipped byte in the bytecode can crash the process.
+      'a flipped byte in the bytecode': (data) => {
+        const copyOf = Buffer.from(data);
+        copyOf[headerEnd + Math.floor((data.length - headerEnd) / 2)]! ^= 0xff;
+        return copyOf;
+      },
+      'a truncated file': (data) => data.subarray(0, Math.floor(data.length / 3)),
+      'a header only': (data) => data.subarray(0, headerEnd),
+      'garbage': () => Buffer.from('not a code cache\n\0\0\0\0'),
+      'an empty file': () => Buffer.alloc(0),
+      'another bundle\'s header': (data) => Buffer.concat([Buffer.from(`1:2:3:${process.version}:0\n`), data.subarray(headerEnd)]),
+    };
+    for (const [what, damageOf] of Object.entries(damage)) {
+      const damaged = damageOf(good);
+      fs.writeFileSync(file, damaged);
+      const result = cli(copy.bin, ['version']);
+      assert.deepEqual(result, expected, `with ${what}`);
+      const replaced = readCacheFile(file);
+      assert.ok(replaced.intact, `with ${what}: the cache was not replaced by an intact one`);
+      assert.notDeepEqual(fs.readFileSync(file), damaged);
+    }
+  } finally {
+    copy.cleanup();
+  }
+});
+
+test('a user who cannot write beside the bundle runs without a cache', { skip: skip || (process.getuid?.() !== 0 ? 'needs root (runs the CLI as nobody)' : false) }, () => {
+  const copy = copyOfCli();
+  try {
+    const asRoot = cli(copy.bin, ['version']);
+    fs.rmSync(copy.cacheDir, { recursive: true, force: true });
+    const asNobody = cli(copy.bin, ['version'], { uid: 65534 });
+    assert.equal(asNobody.status, 0, asNobody.stderr);
+    assert.equal(asNobody.stdout, asRoot.stdout);
+    assert.equal(asNobody.stderr, '');
+    assert.equal(fs.existsSync(copy.cacheDir), false);
+  } finally {
+    copy.cleanup();
+  }
+});
+
+test('without a bundle bin/ runs the compiled modules of dist/src', () => {
+  const copy = copyOfCli({ bundle: false });
+  try {
+    const result = cli(copy.bin, ['version', '--format', 'json']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).Version, JSON.parse(fs.readFileSync(path.join(TREE, 'package.json'), 'utf8')).version);
+    assert.equal(fs.existsSync(copy.cacheDir), false);
+  } finally {
+    copy.cleanup();
+  }
+});
