@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pushWithSkopeo } from '../test/helpers/images.js';
 import { startRegistry } from '../test/helpers/registry.js';
-import { unmountBelow } from '../test/helpers/tmp-root.js';
+import { removeBridgeRules, unmountBelow } from '../test/helpers/tmp-root.js';
 
 export const TREE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DOCKER = '/usr/bin/docker'; // Debian's client; /usr/local/bin may hold another one
@@ -162,7 +162,10 @@ export async function prepareOurs(bench: PeerBench, bin: string, layout: string,
     const networks = JSON.parse(listed.stdout || '[]') as Array<{ Options?: Record<string, string> }>;
     for (const network of networks) {
       const bridge = network.Options?.['com.docker.network.bridge.name'];
-      if (bridge && !linksBefore.has(bridge) && links().has(bridge)) run('ip', ['link', 'delete', bridge]);
+      if (!bridge || linksBefore.has(bridge)) continue;
+      // The network's own NAT and FORWARD rules (made with the bridge, found by their comment) go first.
+      removeBridgeRules([bridge]);
+      if (links().has(bridge)) run('ip', ['link', 'delete', bridge]);
     }
   });
   const registry = await startRegistry();
