@@ -6,6 +6,7 @@
  *
  *   node dist/test/run.js          all tests
  *   node dist/test/run.js --unit   only dist/src
+ *   node dist/test/run.js run tty  only the files whose path contains "run" or "tty"
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -34,8 +35,11 @@ function findTests(dir: string): string[] {
 
 async function main(): Promise<number> {
   const unitOnly = process.argv.includes('--unit');
-  const files = [...findTests(join(distRoot, 'src')).sort()];
-  if (!unitOnly) files.push(...findTests(join(distRoot, 'test')).sort());
+  // Other arguments pick files: a test file runs when its path contains one of them.
+  const only = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+  const all = [...findTests(join(distRoot, 'src')).sort()];
+  if (!unitOnly) all.push(...findTests(join(distRoot, 'test')).sort());
+  const files = only.length === 0 ? all : all.filter((file) => only.some((part) => file.includes(part)));
   if (files.length === 0) {
     console.error(`no compiled *.test.js files under ${distRoot}; run tsc first`);
     return 1;
