@@ -89,8 +89,10 @@ describe('CNI networking', { skip }, () => {
       bridges.add(network.Options['com.docker.network.bridge.name']!);
     }
     for (const n of namespaces) sh('ip', ['netns', 'del', NS(n)]);
-    for (const bridge of bridges) if (fs.existsSync(`/sys/class/net/${bridge}`)) sh('ip', ['link', 'del', bridge]);
     engine.close();
+    // Rules first, while the bridges still hold their names (no other root can have taken one).
+    removeBridgeRules([...bridges]);
+    for (const bridge of bridges) if (fs.existsSync(`/sys/class/net/${bridge}`)) sh('ip', ['link', 'del', bridge]);
     root.dispose();
   });
 
@@ -391,7 +393,6 @@ describe('CNI networking', { skip }, () => {
     assert.equal(sh('ip', ['-o', 'link', 'show', 'master', attached.bridge]).stdout.trim(), '');
     const rules = sh('iptables-save', []).stdout;
     assert.ok(!rules.includes(id) && !rules.includes(`:${port}`), rules);
-    sh('ip', ['link', 'del', attached.bridge]);
   });
 
   test("--network none: lo is brought up in the process's own namespace, and nothing else appears", async () => {

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../src/db/index.js';
 import { createEngine } from '../../src/engine/index.js';
 import { sharedImages } from '../helpers/images.js';
-import { createTempRoot, mountsBelow, type TempRoot } from '../helpers/tmp-root.js';
+import { createTempRoot, mountsBelow, removeBridgeRules, type TempRoot } from '../helpers/tmp-root.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/didactic-container.js');
 const skip = process.getuid?.() !== 0 ? 'needs root' : !fs.existsSync('/usr/lib/cni/bridge') ? 'needs containernetworking-plugins' : false;
@@ -236,6 +236,8 @@ describe('run on networks', { skip }, () => {
     } finally {
       engine.close();
     }
+    // Rules first, while the bridges still hold their names (no other root can have taken one).
+    removeBridgeRules([...ourNetworks]);
     for (const bridge of ourNetworks) if (fs.existsSync(`/sys/class/net/${bridge}`)) sh('ip', ['link', 'del', bridge]);
     root.dispose();
   });
