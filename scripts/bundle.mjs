@@ -22,22 +22,6 @@ import { build } from 'esbuild';
 // A code cache made for an older bundle would be rejected anyway; drop it.
 rmSync('dist/bundle/cli', { recursive: true, force: true });
 
-// commander requires child_process when it loads, for the executable
-// subcommands we do not use; with it come net, dgram and the stream modules,
-// 5 ms of every start. It gets an object that loads child_process on first use.
-const lazyChildProcessForCommander = {
-  name: 'lazy-child-process-for-commander',
-  setup(build) {
-    build.onResolve({ filter: /^node:child_process$/ }, (args) =>
-      args.importer.includes('/node_modules/commander/') ? { path: 'child_process', namespace: 'lazy-builtin' } : undefined,
-    );
-    build.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
-      contents: `module.exports = new Proxy({}, { get: (_, key) => require('node:${args.path}')[key] });`,
-      loader: 'js',
-    }));
-  },
-};
-
 const result = await build({
   entryPoints: ['dist/src/cli/main.js'],
   outfile: 'dist/bundle/cli/main.cjs',
@@ -48,7 +32,6 @@ const result = await build({
   external: ['better-sqlite3', 'zstd-napi', 'undici', 'tar-stream'],
   define: { 'import.meta.url': '__dcImportMetaUrl' },
   banner: { js: "var __dcImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [lazyChildProcessForCommander],
   logLevel: 'warning',
   write: false,
 });
@@ -57,17 +40,41 @@ const result = await build({
 // which copies every export of the builtin into a new object: some ninety
 // copies (fs and path forty times each), 5 to 10 ms of `run`. The copies are
 // all alike, so each builtin gets one, shared.
-const SHARED_TO_ESM = `
+//
+// And a module's imports are required when the module is initialised, used
+// or not: commander's child_process (for executable subcommands, which we do
+// not have) brings net, dgram and the stream modules into every start, the
+// registry client's tls and the network code's dgram into every `run`. The
+// builtins below, costly to load and used by few commands, are required on
+// the first use of one of their exports instead: the module gets an object
+// that loads the builtin when a property is read.
+const LAZY_BUILTINS = ['child_process', 'crypto', 'dgram', 'fs/promises', 'net', 'stream', 'stream/promises', 'tls', 'zlib'];
+const HELPERS = `
 var __dcBuiltinsESM = new Map();
 function __dcToESM(mod) {
   let wrapped = __dcBuiltinsESM.get(mod);
   if (wrapped === undefined) __dcBuiltinsESM.set(mod, (wrapped = __toESM(mod, 1)));
   return wrapped;
+}
+var __dcLazyBuiltins = new Map();
+function __dcLazy(name, esm) {
+  const key = esm ? name + " as ESM" : name;
+  let lazy = __dcLazyBuiltins.get(key);
+  if (lazy === undefined) {
+    let loaded;
+    const load = () => (loaded ??= esm ? __dcToESM(require(name)) : require(name));
+    lazy = new Proxy({}, { get: (_, property) => load()[property], has: (_, property) => property in load() });
+    __dcLazyBuiltins.set(key, lazy);
+  }
+  return lazy;
 }`;
 const [output] = result.outputFiles;
-let text = output.text.replace(/__toESM\(require\("(node:[a-z_/]+)"\), 1\)/g, '__dcToESM(require("$1"))');
+const lazy = new Set(LAZY_BUILTINS.map((name) => `node:${name}`));
+let text = output.text
+  .replace(/__toESM\(require\("(node:[a-z_/]+)"\), 1\)/g, (call, name) => (lazy.has(name) ? `__dcLazy("${name}", true)` : `__dcToESM(require("${name}"))`))
+  .replace(/\brequire\("(node:[a-z_/]+)"\)/g, (call, name) => (lazy.has(name) ? `__dcLazy("${name}", false)` : call));
 // After esbuild's helpers (the first statement that uses them is in a module's body).
-text = text.replace(/\nvar __toCommonJS = [^\n]*\n/, (helper) => `${helper}${SHARED_TO_ESM}\n`);
+text = text.replace(/\nvar __toCommonJS = [^\n]*\n/, (helper) => `${helper}${HELPERS}\n`);
 if (!text.includes('function __dcToESM')) throw new Error('bundle: esbuild helpers not found where expected');
 // esbuild escapes non-ASCII characters in strings but not in regular
 // expressions (`µs` in a duration's pattern). One such character makes V8
