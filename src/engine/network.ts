@@ -295,10 +295,9 @@ function planExplainedRemoval(explainer: Explainer, saved: SavedTables | string,
 }
 
 /** Deletes every rule carrying a bridge's comment (synchronous: for the undo of a failed create). */
-function removeNetworkRulesSync(bridge: string, explainer?: Explainer): void {
+function removeNetworkRulesSync(bridge: string): void {
   const saved = saveIptablesSync(`remove the rules of bridge ${bridge}`);
-  const scripts = explainer === undefined ? planRuleRemoval(findNetworkRules(saved, bridge)) : planExplainedRemoval(explainer, saved, bridge);
-  for (const script of scripts) restoreIptablesSync(`remove the rules of bridge ${bridge}`, script);
+  for (const script of planRuleRemoval(findNetworkRules(saved, bridge))) restoreIptablesSync(`remove the rules of bridge ${bridge}`, script);
 }
 
 /**
