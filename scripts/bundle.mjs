@@ -73,6 +73,12 @@ const lazy = new Set(LAZY_BUILTINS.map((name) => `node:${name}`));
 let text = output.text
   .replace(/__toESM\(require\("(node:[a-z_/]+)"\), 1\)/g, (call, name) => (lazy.has(name) ? `__dcLazy("${name}", true)` : `__dcToESM(require("${name}"))`))
   .replace(/\brequire\("(node:[a-z_/]+)"\)/g, (call, name) => (lazy.has(name) ? `__dcLazy("${name}", false)` : call));
+// A dynamic import() in a vm.Script needs a callback that Node 20 loses when
+// the script comes from a code cache ("A dynamic import callback was not
+// specified"); the external packages imported so (undici) are CommonJS, so
+// require() gives the same exports.
+text = text.replace(/\bimport\("([^"./][^"]*)"\)/g, (call, name) => `Promise.resolve().then(() => __toESM(require("${name}"), 1))`);
+if (/\bimport\(/.test(text)) throw new Error('bundle: a dynamic import() is left, which a cached vm.Script cannot run');
 // After esbuild's helpers (the first statement that uses them is in a module's body).
 text = text.replace(/\nvar __toCommonJS = [^\n]*\n/, (helper) => `${helper}${HELPERS}\n`);
 if (!text.includes('function __dcToESM')) throw new Error('bundle: esbuild helpers not found where expected');

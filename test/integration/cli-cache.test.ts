@@ -7,12 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { CLI_BIN } from '../helpers/cli.js';
+import { sharedImages } from '../helpers/images.js';
 
 const TREE = path.resolve(path.dirname(CLI_BIN), '..');
 const BUNDLE = path.join(TREE, 'dist', 'bundle', 'cli', 'main.cjs');
@@ -87,6 +88,38 @@ test('the first run of a command writes its cache, the second uses it, and print
     // A command that fails (a typo) writes none.
     assert.equal(cli(copy.bin, ['verison']).status, 125);
     assert.equal(fs.existsSync(path.join(copy.cacheDir, 'verison.bin')), false);
+  } finally {
+    copy.cleanup();
+  }
+});
+
+test('a command that reaches a registry (undici, loaded on the first request) runs from the cache', { skip: skip || (process.getuid?.() !== 0 ? 'needs root (the test registry)' : false) }, async () => {
+  const image = (await sharedImages()).busybox;
+  const copy = copyOfCli();
+  try {
+    const pull = (n: number) => {
+      const args = ['--root', path.join(copy.dir, `root${n}`), '--run-root', path.join(copy.dir, `run${n}`), 'pull', '-q', image.ref];
+      // Asynchronously: with no DCTR_TEST_REGISTRY the registry runs in this process.
+      return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [copy.bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.once('error', reject);
+        child.once('close', (status) => resolve({ status, stdout, stderr }));
+      });
+    };
+    const first = await pull(1);
+    assert.equal(first.status, 0, first.stderr);
+    const file = path.join(copy.cacheDir, 'pull.bin');
+    const written = fs.statSync(file).ino;
+    const second = await pull(2);
+    assert.equal(second.status, 0, second.stderr);
+    assert.equal(second.stdout, first.stdout);
+    assert.equal(second.stdout.trim(), image.ref);
+    assert.equal(second.stderr, '');
+    assert.equal(fs.statSync(file).ino, written, 'pull.bin was rewritten: V8 rejected the cache');
   } finally {
     copy.cleanup();
   }
