@@ -6,6 +6,14 @@
  * Wall time on a busy 2-core VM is noisy; `--instructions` counts the
  * instructions each start executes under valgrind's callgrind instead, which
  * is repeatable whatever else the machine is doing.
+ *
+ * `--against DIR` also runs DIR/bin/didactic-container.js (another build, e.g.
+ * a copy of an older commit's bin/, dist/ and package.json) in the same
+ * rounds, for a before/after under the same load.
+ *
+ * The first (untimed) run of each command leaves the bundle's code cache
+ * (dist/bundle/cli/cache, see bin/didactic-container.js) as a user's first
+ * run would; the timed runs use it.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +24,8 @@ import { fileURLToPath } from 'node:url';
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/didactic-container.js');
 const byInstructions = process.argv.includes('--instructions');
 const runs = Number(process.argv.find((arg) => /^\d+$/.test(arg)) ?? 40);
+const againstIndex = process.argv.indexOf('--against');
+const against = againstIndex < 0 ? undefined : path.resolve(process.argv[againstIndex + 1] ?? '.', 'bin/didactic-container.js');
 
 // `images` on a root of its own, made once (the first run creates the database) and removed at the end.
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dctr-bench-start-'));
@@ -25,7 +35,11 @@ const commands: Record<string, string[]> = {
   'node -e 0': ['-e', '0'],
   'didactic-container version': [BIN, 'version'],
   'didactic-container images': [BIN, '--root', root, 'images'],
+  ...(against === undefined
+    ? {}
+    : { 'against: version': [against, 'version'], 'against: images': [against, '--root', `${root}-against`, 'images'] }),
 };
+if (against !== undefined) process.on('exit', () => fs.rmSync(`${root}-against`, { recursive: true, force: true }));
 
 function timeOnce(args: string[]): number {
   const start = process.hrtime.bigint();
