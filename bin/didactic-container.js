@@ -21,16 +21,22 @@ const path = require('node:path');
 const BUNDLE = path.join(__dirname, '..', 'dist', 'bundle', 'cli', 'main.cjs');
 const CACHE_DIR = path.join(path.dirname(BUNDLE), 'cache');
 
-let source;
+let bundle;
 try {
-  source = fs.readFileSync(BUNDLE, 'utf8');
+  // The source and its identity from one open file, whatever a rebuild does meanwhile.
+  const fd = fs.openSync(BUNDLE, 'r');
+  try {
+    bundle = { stat: fs.fstatSync(fd), source: fs.readFileSync(fd, 'utf8') };
+  } finally {
+    fs.closeSync(fd);
+  }
 } catch {
   const { pathToFileURL } = require('node:url');
   import(pathToFileURL(path.join(__dirname, '..', 'dist', 'src', 'cli', 'main.js')).href).then((cli) => cli.main(process.argv));
 }
-if (source !== undefined) runBundle(source);
+if (bundle !== undefined) runBundle(bundle.source, bundle.stat);
 
-function runBundle(source) {
+function runBundle(source, stat) {
   const vm = require('node:vm');
   const { createRequire } = require('node:module');
   const key = cacheKey(process.argv.slice(2));
@@ -40,7 +46,7 @@ function runBundle(source) {
   // the bundle's identity (size, mtime, inode) and the Node version head the
   // file, then the CRC-32 of the bytecode, so that neither a rebuilt bundle of
   // the same length nor a damaged file gets run.
-  const stamp = bundleStamp();
+  const stamp = `${stat.size}:${stat.mtimeMs}:${stat.ino}:${process.version}:`;
   const cachedData = cacheFile === undefined ? undefined : readCache(cacheFile, stamp);
 
   // The CommonJS function wrapper, on the bundle's first line so that stack
@@ -80,15 +86,6 @@ function cacheKey(args) {
   return /^[a-z][a-z-]{0,40}$/.test(key) ? key : undefined;
 }
 
-function bundleStamp() {
-  try {
-    const stat = fs.statSync(BUNDLE);
-    return `${stat.size}:${stat.mtimeMs}:${stat.ino}:${process.version}:`;
-  } catch {
-    return undefined;
-  }
-}
-
 /** CRC-32 of the bytecode (zlib.crc32 is Node 20.15's: older ones run without a cache). */
 function checksum(data) {
   const { crc32 } = require('node:zlib');
@@ -97,7 +94,6 @@ function checksum(data) {
 
 /** The cache's bytecode when it was made for this bundle and is intact; anything else is no cache. */
 function readCache(file, stamp) {
-  if (stamp === undefined) return undefined;
   try {
     const data = fs.readFileSync(file);
     const end = data.indexOf(10);
@@ -112,7 +108,6 @@ function readCache(file, stamp) {
 
 /** Best effort, atomically (temp file + rename): two CLIs at once each write a whole file. */
 function writeCache(script, file, stamp) {
-  if (stamp === undefined) return;
   const temp = `${file}.${process.pid}.tmp`;
   try {
     // Cheap refusal first: making the cache costs a few ms a non-root user should not pay.

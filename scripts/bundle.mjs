@@ -16,7 +16,7 @@
 // which CommonJS lacks, becomes the bundle's own file URL.
 // Packages with native addons, and undici (loaded on a registry's first
 // request), stay outside the bundle and are require()d from node_modules.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 // A code cache made for an older bundle would be rejected anyway; drop it.
@@ -87,5 +87,7 @@ if (!text.includes('function __dcToESM')) throw new Error('bundle: esbuild helpe
 // hold the whole 700 KB source as two-byte characters, slower to read and to
 // scan; \uXXXX means the same in a string, a pattern or a comment.
 text = text.replace(/[^\x00-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+// Renamed into place: a CLI starting meanwhile reads a whole bundle or none.
 mkdirSync('dist/bundle/cli', { recursive: true });
-writeFileSync(output.path, text);
+writeFileSync(`${output.path}.tmp`, text);
+renameSync(`${output.path}.tmp`, output.path);
