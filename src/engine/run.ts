@@ -25,7 +25,7 @@ import { EngineError, newContainerId, randomName, shortId, type Explainer } from
 import { containers, type Database } from '../db/index.js';
 import { createCgroupManager, DEFAULT_CGROUP_PARENT, detectCgroupLayout, encodeLaunchPlan, planLaunch, type CgroupLayout, type CgroupManagerWithParent } from '../runtime/index.js';
 import { maskToCaps, planSpec, type ImageRunConfig, type PlanContext, type Spec } from '../spec/index.js';
-import { execFailureStatus, launchContainer, type LaunchedContainer } from '../sys/index.js';
+import { execFailureStatus, prepareLaunch, type LaunchedContainer, type PendingLaunch } from '../sys/index.js';
 import {
   boundingCapabilityMask,
   bundlePaths,
@@ -103,10 +103,20 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
     else pending.push(signal);
   });
 
+  const stdio = request.stdio ?? [request.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
+  const layout = detectCgroupLayout();
+  // The built-in runtime's launcher starts before the planning below: its helper
+  // joins the container's (still empty) cgroup while this process plans.
+  let early: Promise<PendingLaunch> | undefined;
   try {
+    if (builtIn && mode.createOnly !== true) {
+      cgroup = createCgroupManager({ name: id, explainer, layout });
+      await createCgroup(cgroup, {});
+      early = prepareLaunch({ stdio, terminal: request.tty === true, explainer, joinCgroup: cgroup.procsFiles() });
+      early.catch(() => undefined); // awaited below, or aborted in the catch
+    }
     createBundleDirs(bundle, explainer);
     mountRootfs(bundle, lowerDirs, explainer);
-    const layout = detectCgroupLayout();
     // container:NAME: planned as a private namespace, then pointed at the other container's.
     const planned = { ...requested, ...(shared === undefined ? {} : { network: 'none', ...(shared.hostname === undefined ? {} : { hostname: shared.hostname }) }), containerId: id, name, imageConfig, rootfsPath: bundle.rootfs };
     const plannedSpec = planContainer(bundle, planned, layout, request, shared);
@@ -126,30 +136,23 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
       return { id, name, exitCode: 0, oomKilled: false };
     }
 
-    const stdio = request.stdio ?? [request.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
-    if (builtIn) {
-      cgroup = createCgroupManager({ name: id, explainer, layout });
-      const report = await createCgroup(cgroup, spec.linux.resources);
+    if (builtIn && cgroup !== undefined && early !== undefined) {
+      if ((spec.process.terminal === true) !== (request.tty === true)) throw new EngineError('INTERNAL', `run: the spec's terminal differs from -t`);
+      // Every limit but pids now; pids.max once the helper is gone (it and the first process count together until then).
+      const { pids, ...resources } = spec.linux.resources ?? {};
+      const report = await cgroup.set(resources);
       for (const warning of report.warnings) request.onWarning?.(warning);
       const filter = spec.linux.seccomp === undefined ? undefined : seccompFilterFor(spec.linux.seccomp, seccompCacheDir(state.paths.runRoot));
       if (filter !== undefined) explainer.step({ topic: 'security', say: `${describeSeccompFilter(filter)}, for the launcher to install` });
       const seccompFilter = filter?.program;
       const plan = planLaunch(spec, { rootfs: bundle.rootfs, cgroupLayout: layout, loopbackUp, ...(seccompFilter === undefined ? {} : { seccompFilter }) });
       const group = cgroup;
-      const launched: LaunchedContainer = await launchContainer(encodeLaunchPlan(plan), {
-        stdio,
-        terminal: spec.process.terminal === true,
-        explainer,
-        onPid: async (pid) => {
-          // The network join starts first: its plugin runs while the kernel
-          // moves the pid into the cgroup (the first cgroup.procs write of a
-          // run waits out an RCU grace period). Both finish before GO.
-          const joining = connect(pid);
-          const moved = group.apply(pid);
-          const [joined, applied] = await Promise.allSettled([joining, moved]);
-          if (applied.status === 'rejected') throw applied.reason;
-          if (joined.status === 'rejected') throw joined.reason;
-        },
+      const launcher = await early;
+      early = undefined;
+      const launched: LaunchedContainer = await launcher.launch(encodeLaunchPlan(plan), async (pid) => {
+        // Born in its cgroup (the helper had joined it): only the network is left to attach, and the pids limit.
+        if (pids !== undefined) await group.set({ pids });
+        await connect(pid);
       });
       started = { pid: launched.pid, exited: launched.exited, kill: (signal) => launched.kill(signal) };
     } else {
@@ -177,6 +180,8 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
     });
     return { id, name, exitCode: status, oomKilled };
   } catch (error) {
+    // Planning failed after the launcher started: it gets no plan and ends (its helper leaves the cgroup by exiting).
+    if (early !== undefined) await early.then((launcher) => launcher.abort()).catch(() => undefined);
     const status = execFailureStatus(error) ?? 125;
     const message = error instanceof Error ? error.message : String(error);
     try {
@@ -199,7 +204,7 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
  * remove the shared, empty parent group between our mkdir of the parent and
  * of the child (ENOENT): then simply try again.
  */
-async function createCgroup(cgroup: CgroupManagerWithParent, resources: Spec['linux']['resources']): Promise<{ warnings: string[] }> {
+async function createCgroup(cgroup: CgroupManagerWithParent, resources: Parameters<CgroupManagerWithParent['create']>[0]): Promise<{ warnings: string[] }> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await cgroup.create(resources);

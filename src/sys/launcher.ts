@@ -38,6 +38,21 @@ export interface LaunchContainerOptions {
   launcherPath?: string;
   /** -t: a pseudo-terminal for the container, relayed to and from stdin/stdout. */
   terminal?: boolean;
+  /**
+   * cgroup.procs files the launcher's helper joins before it clones the
+   * container's first process, which is so born in its cgroups (then onPid
+   * need not move it). Started with prepareLaunch well before the plan is
+   * ready, the kernel's wait on that first move overlaps the planning.
+   */
+  joinCgroup?: readonly string[];
+}
+
+/** A launcher started before its plan exists: launch() sends the plan; abort() ends it when planning failed. */
+export interface PendingLaunch {
+  /** Sends the plan; onPid as in LaunchContainerOptions (given here, since it is often made while planning). */
+  launch(plan: Buffer, onPid?: LaunchContainerOptions['onPid']): Promise<LaunchedContainer>;
+  /** Ends the launcher that never got a plan (idempotent; a no-op once launch was called). */
+  abort(): Promise<void>;
 }
 
 export interface ContainerExit {
@@ -129,10 +144,16 @@ function exitOf(child: ChildProcess): Promise<ContainerExit> {
  * launcher has exited, so nothing is left running.
  */
 export async function launchContainer(plan: Buffer, options: LaunchContainerOptions = {}): Promise<LaunchedContainer> {
+  return (await prepareLaunch(options)).launch(plan);
+}
+
+/** Starts the launcher now; it waits for its plan (and its helper joins the cgroups meanwhile). */
+export async function prepareLaunch(options: LaunchContainerOptions = {}): Promise<PendingLaunch> {
   const file = options.launcherPath ?? nativeBinaryPath('didactic-launcher');
   const explainer = options.explainer ?? silentExplainer;
   const [stdin = 'inherit', stdout = 'inherit', stderr = 'inherit'] = options.stdio ?? [];
-  const child = spawn(file, options.terminal === true ? ['--tty'] : [], { stdio: [stdin, stdout, stderr, 'pipe', 'pipe', explainer.enabled ? 'pipe' : 'ignore'] });
+  const args = [...(options.terminal === true ? ['--tty'] : []), ...(options.joinCgroup ?? []).flatMap((procs) => ['--join-cgroup', procs])];
+  const child = spawn(file, args, { stdio: [stdin, stdout, stderr, 'pipe', 'pipe', explainer.enabled ? 'pipe' : 'ignore'] });
   const spawned = new Promise<Error | undefined>((resolve) => {
     child.once('spawn', () => resolve(undefined));
     child.once('error', resolve);
@@ -147,9 +168,27 @@ export async function launchContainer(plan: Buffer, options: LaunchContainerOpti
   const exited = exitOf(child).then(async (exit) => (await explained, exit));
   planPipe.on('error', () => {}); // EPIPE when the launcher died early: reported through the sync channel
   sync.on('error', () => {});
-  planPipe.end(plan);
-
   const lines = lineReader(sync);
+  let used = false;
+  return {
+    launch: (plan, onPid = options.onPid) => {
+      if (used) return Promise.reject(new EngineError('INTERNAL', 'start container: this launcher was already given its plan'));
+      used = true;
+      planPipe.end(plan);
+      return followLaunch(child, lines, exited, onPid);
+    },
+    abort: async () => {
+      if (used) return;
+      used = true;
+      planPipe.end(); // no plan: the helper reports ERR plan (nobody listens) and the launcher exits
+      await exited;
+    },
+  };
+}
+
+/** The launcher's side of the protocol after the plan was sent: PID, onPid, GO, then EOF or ERR. */
+async function followLaunch(child: ChildProcess, lines: ReturnType<typeof lineReader>, exited: Promise<ContainerExit>, onPid: LaunchContainerOptions['onPid']): Promise<LaunchedContainer> {
+  const sync = (child.stdio as unknown as (Writable | null)[])[4]!;
   const failed = async (error: EngineError): Promise<never> => {
     await exited;
     throw error;
@@ -177,7 +216,7 @@ export async function launchContainer(plan: Buffer, options: LaunchContainerOpti
     }
   };
   try {
-    await options.onPid?.(pid);
+    await onPid?.(pid);
   } catch (error) {
     kill('SIGKILL');
     await exited;

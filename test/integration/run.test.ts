@@ -73,6 +73,21 @@ function assertClean(id: string, removed: boolean): void {
   else assert.deepEqual(fs.readdirSync(path.join(bundle, 'rootfs')), [], 'rootfs still has content: not unmounted');
 }
 
+/** The pid of the launcher running container `id` (its --join-cgroup arguments name the container's groups). */
+function findLauncher(id: string): number {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmdline.startsWith(fs.realpathSync(path.join(import.meta.dirname, '../../../build/Release/didactic-launcher'))) && cmdline.includes(id)) return Number(entry);
+  }
+  throw new Error(`no launcher for ${id}`);
+}
+
 function ran(result: CliResult & { name: string }, status: number): ContainerRow {
   assert.equal(result.status, status, `exit ${result.status}, expected ${status}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
   const found = row(result.name);
@@ -174,6 +189,53 @@ describe('run', { skip }, () => {
     assert.equal(ran(result, result.status!).exit_code, result.status);
   });
 
+  test('the first process is born in its cgroup in every hierarchy; the launcher stays outside', { timeout: 30_000 }, async () => {
+    let output = '';
+    const name = `run-test-${process.pid}-${++counter}`;
+    const done = cli(['run', '--name', name, '--network', 'none', imageRef, 'sh', '-c', 'echo up; sleep 3'], {
+      onSpawn: (_pid, stdout) => stdout.on('data', (chunk: Buffer) => (output += chunk.toString())),
+    });
+    for (let i = 0; i < 200 && !output.includes('up'); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    const id = row(name)?.id;
+    assert.ok(id, 'the container has a row');
+    const groupOf = (pid: number): string[] =>
+      fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').map((line) => line.split(':')).filter(([, controllers]) => controllers !== '' && !controllers!.startsWith('name=')).map((fields) => fields.slice(1).join(':'));
+    const launcherPid = findLauncher(id);
+    // Its only child: the container's first process (the helper that cloned it has exited).
+    const children = fs.readFileSync(`/proc/${launcherPid}/task/${launcherPid}/children`, 'utf8').trim().split(' ');
+    assert.equal(children.length, 1, `the launcher's children: ${children.join(' ')}`);
+    const containerPid = Number(children[0]);
+    const inside = groupOf(containerPid);
+    assert.ok(inside.length > 0);
+    for (const entry of inside) assert.match(entry, new RegExp(`/didactic-container/${id}$`), `the container's process: ${entry}`);
+    for (const entry of groupOf(launcherPid)) assert.doesNotMatch(entry, new RegExp(id), `the launcher: ${entry}`);
+    const result = await done;
+    assert.equal(result.status, 0, result.stderr);
+    ran({ ...result, name }, 0);
+  });
+
+  test('--pids-limit 1: the first process alone counts (the helper that made it is gone)', async () => {
+    // No shell: with one task allowed, the command itself is all there can be.
+    const file = fs.existsSync('/sys/fs/cgroup/pids') ? '/sys/fs/cgroup/pids/pids.max' : '/sys/fs/cgroup/pids.max';
+    const result = await run(['--rm', '--pids-limit', '1'], ['cat', file]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, '1\n');
+  });
+
+  test('a failure while planning, after the launcher started, leaves no launcher, cgroup or bundle', async () => {
+    const before = bundles();
+    const result = await run(['--rm', '-u', 'nosuchuser'], ['true']);
+    assert.equal(result.status, 125);
+    assert.match(result.stderr, /unable to find user nosuchuser/);
+    assert.deepEqual(bundles(), before);
+    const leftovers = cgroupMountPoints().flatMap((point) => {
+      const dir = path.join(point, 'didactic-container');
+      return fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => path.join(dir, entry.name)) : [];
+    });
+    for (const dir of leftovers) assert.equal(fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8'), '', `a process left in ${dir}`);
+    assert.equal(row(result.name), undefined);
+  });
+
   test('--rm leaves no bundle and no row', async () => {
     const before = bundles();
     const result = await run(['--rm'], ['true']);
@@ -242,6 +304,13 @@ describe('run', { skip }, () => {
     for (const pattern of [/mount\("overlay"/, /memory\.limit_in_bytes = 67108864|memory\.max = 67108864/, /clone\(CLONE_NEW/, /pivot_root/, /execve\("\/bin\/true"/]) {
       assert.match(result.stderr, pattern);
     }
+    // Born in its cgroup: the launcher's helper joins every group, then clones; nobody moves the process afterwards.
+    const joins = result.stderr.split('\n').filter((line) => /write \S+\/cgroup\.procs = 0 \(itself/.test(line));
+    const groupsMade = result.stderr.split('\n').filter((line) => /mkdir \S+\/didactic-container\/[0-9a-f]{64}$/.test(line.trim()));
+    assert.ok(groupsMade.length > 0, 'the explain output shows the groups made');
+    assert.equal(joins.length, groupsMade.length, 'one join per group made');
+    assert.ok(result.stderr.indexOf('cgroup.procs = 0') < result.stderr.indexOf('CLONE_PARENT'), 'the helper joins before it clones');
+    assert.doesNotMatch(result.stderr, /cgroup\.procs = [1-9]/, 'no process is moved after its birth');
   });
 
   test('the same probe under our runtime and under runc reports the same container', { skip: hasRunc ? false : 'runc is not installed' }, async () => {

@@ -100,6 +100,8 @@ export interface CgroupManager {
   readonly path: string;
   /** The directories that make up this group (one per v1 hierarchy, one on v2). */
   directories(): string[];
+  /** The cgroup.procs file of each of those directories: writing a pid (or 0, oneself) there joins the group. */
+  procsFiles(): string[];
   /** Creates the group (and its parent) and applies the resources. */
   create(resources?: CgroupResources): Promise<CgroupReport>;
   /** Moves a process into the group (cgroup.procs); its future children follow it. */

@@ -79,6 +79,10 @@ export class V1CgroupManager implements CgroupManager {
     return this.hierarchies().map((h) => path.join(h.mount, this.path));
   }
 
+  procsFiles(): string[] {
+    return this.directories().map((dir) => path.join(dir, 'cgroup.procs'));
+  }
+
   async create(resources: CgroupResources = {}): Promise<CgroupReport> {
     for (const controller of controllersNeeded(resources)) this.requireDir(controller, 'create');
     try {

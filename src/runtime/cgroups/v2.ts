@@ -75,6 +75,10 @@ export class V2CgroupManager implements CgroupManager {
     return [this.dir];
   }
 
+  procsFiles(): string[] {
+    return [this.file('cgroup.procs')];
+  }
+
   async create(resources: CgroupResources = {}): Promise<CgroupReport> {
     const available = words(this.files.read(path.join(this.fsRoot, 'cgroup.controllers')));
     for (const controller of controllersNeeded(resources)) {
