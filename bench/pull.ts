@@ -1,7 +1,8 @@
 /**
  * Pull of a large image from a loopback registry, side by side in one run:
  * our `pull`, `skopeo copy docker://... oci:DIR` and `podman pull` (when
- * installed). Each tool starts from an empty store every round; the rounds
+ * installed), with GNU `tar -xzf` of the same layer as the floor (unpacking
+ * alone: no download, no digests, no store). Each tool starts from an empty store every round; the rounds
  * are interleaved so that all three see the same machine load. Prints the
  * medians and the ratios.
  *
@@ -194,6 +195,9 @@ async function main(): Promise<void> {
     registry = await startRegistry();
     const ref = `${registry.host}/bench/debian:minbase`;
     await pushWithSkopeo(layout.dir, 'bench', ref);
+    // The layer itself, for the floor row: GNU tar unpacking it with nothing else to do.
+    const layerFile = path.join(work, 'layer.tar.gz');
+    fs.copyFileSync(path.join(layout.dir, 'blobs', ...built.layers[0]!.digest.split(':')), layerFile);
     fs.rmSync(layout.dir, { recursive: true, force: true });
 
     const tools: Tool[] = [
@@ -212,6 +216,17 @@ async function main(): Promise<void> {
         },
       },
     ];
+    tools.push({
+      // Not a puller: what unpacking this one layer costs on this machine, no download, no digest.
+      name: 'tar -xzf (unpack only)',
+      async pull(dir) {
+        const into = path.join(dir, 'rootfs');
+        fs.mkdirSync(into);
+        const { ms, stderr } = await timed('tar', ['--numeric-owner', '-xzf', layerFile, '-C', into]);
+        if (!fs.existsSync(path.join(into, 'etc'))) throw new Error(`tar unpacked nothing: ${stderr.slice(-300)}`);
+        return ms;
+      },
+    });
     if (which('podman')) {
       tools.push({
         name: 'podman pull',
@@ -257,6 +272,8 @@ async function main(): Promise<void> {
     }
     const podman = medians.get('podman pull');
     if (podman !== undefined) console.log(`goal: at most 0.3x podman's time -> ${(ours / podman).toFixed(2)}x ${ours / podman <= 0.3 ? 'met' : 'not met'}`);
+    const floor = medians.get('tar -xzf (unpack only)');
+    if (podman !== undefined && floor !== undefined) console.log(`floor: unpacking alone (GNU tar) is ${(floor / podman).toFixed(2)}x podman's pull`);
   } finally {
     await registry?.stop();
     unmountBelow(work);
