@@ -342,8 +342,11 @@ async function cleanUp(
     }
   };
   if (deleteFromRuntime !== undefined) await attempt(deleteFromRuntime);
-  // The root's detach runs on a worker thread while the cgroup and network steps run here.
+  // The root's detach runs on a worker thread, and CNI DEL (for every network the
+  // container joined, also after a failed join: DEL is idempotent) in the plugins'
+  // processes, while the cgroup and bundle steps run here.
   const unmounted = attempt(() => unmountBelowAsync(bundle.rootfs, explainer));
+  const detached = attempt(owned.detachNetworks);
   if (cgroup !== undefined) {
     const group = cgroup;
     await attempt(async () => {
@@ -353,9 +356,9 @@ async function cleanUp(
     await attempt(() => group.removeParentIfEmpty());
   }
   await attempt(() => removeEmptyCgroups(DEFAULT_CGROUP_PARENT, id, explainer));
-  // CNI DEL for every network the container joined (also after a failed join: DEL is idempotent).
-  await attempt(owned.detachNetworks);
   await unmounted;
+  // Before the bundle goes: DEL rewrites the hosts file in it.
+  await detached;
   if (remove) {
     await attempt(() => {
       explainer.step({ topic: 'storage', say: `remove the container's bundle (--rm)`, call: `rm -rf ${bundle.dir}` });
