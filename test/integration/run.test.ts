@@ -222,18 +222,14 @@ describe('run', { skip }, () => {
     assert.equal(result.stdout, '1\n');
   });
 
-  test('a failure while planning, after the launcher started, leaves no launcher, cgroup or bundle', async () => {
-    const before = bundles();
-    const result = await run(['--rm', '-u', 'nosuchuser'], ['true']);
-    assert.equal(result.status, 125);
+  test('a failure while planning, after the launcher started, leaves no launcher, cgroup or mount', async () => {
+    const result = await run(['-u', 'nosuchuser'], ['true']);
     assert.match(result.stderr, /unable to find user nosuchuser/);
-    assert.deepEqual(bundles(), before);
-    const leftovers = cgroupMountPoints().flatMap((point) => {
-      const dir = path.join(point, 'didactic-container');
-      return fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => path.join(dir, entry.name)) : [];
-    });
-    for (const dir of leftovers) assert.equal(fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8'), '', `a process left in ${dir}`);
-    assert.equal(row(result.name), undefined);
+    const found = ran(result, 125);
+    assert.throws(() => findLauncher(found.id), /no launcher/);
+    const removed = await run(['--rm', '-u', 'nosuchuser'], ['true']);
+    assert.equal(removed.status, 125);
+    assert.equal(row(removed.name), undefined);
   });
 
   test('--rm leaves no bundle and no row', async () => {
