@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRecordingExplainer } from '../common/index.js';
-import { bundlePaths, ensureRootfsDir, readRootfsFile, resolvConf, resolveInRoot, writeEtcFiles } from './container-fs.js';
+import { spawnSync } from 'node:child_process';
+import { bundlePaths, ensureRootfsDir, readRootfsFile, removeBundle, resolvConf, resolveInRoot, writeEtcFiles } from './container-fs.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dctr-cfs-'));
@@ -78,4 +79,39 @@ test('the /etc files are written into the bundle with the hostname', (t) => {
   assert.match(fs.readFileSync(bundle.hosts, 'utf8'), /^127\.0\.0\.1\tlocalhost$/m);
   assert.match(fs.readFileSync(bundle.hosts, 'utf8'), /\tbox$/m);
   assert.ok(fs.existsSync(bundle.resolvConf));
+});
+
+test('removeBundle removes the whole tree, whiteouts and hidden files included, and follows no symlink', (t) => {
+  const dir = tempDir(t);
+  const bundle = bundlePaths(dir, 'c'.repeat(64));
+  const outside = path.join(dir, 'outside');
+  fs.mkdirSync(outside);
+  fs.writeFileSync(path.join(outside, 'keep'), 'host data');
+  for (const sub of [bundle.rootfs, path.join(bundle.dir, 'upper/etc/deep/er'), path.join(bundle.dir, 'work/work')]) fs.mkdirSync(sub, { recursive: true });
+  fs.writeFileSync(bundle.config, '{}');
+  fs.writeFileSync(path.join(bundle.dir, 'upper/etc/deep/er/.hidden'), 'x');
+  fs.symlinkSync(outside, path.join(bundle.dir, 'upper/etc/to-outside')); // a directory symlink: unlinked, not entered
+  fs.symlinkSync(path.join(outside, 'keep'), path.join(bundle.dir, 'upper/keep-link'));
+  if (process.getuid?.() === 0) spawnSync('mknod', [path.join(bundle.dir, 'upper/etc/whiteout'), 'c', '0', '0']);
+  removeBundle(bundle);
+  assert.equal(fs.existsSync(bundle.dir), false);
+  assert.equal(fs.readFileSync(path.join(outside, 'keep'), 'utf8'), 'host data');
+  removeBundle(bundle); // already gone: nothing to do
+});
+
+test('removeBundle refuses while something is mounted below the bundle, and deletes nothing', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, (t) => {
+  const dir = tempDir(t);
+  const bundle = bundlePaths(dir, 'd'.repeat(64));
+  fs.mkdirSync(bundle.rootfs, { recursive: true });
+  fs.writeFileSync(bundle.config, '{}');
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', bundle.rootfs]).status, 0);
+  try {
+    fs.writeFileSync(path.join(bundle.rootfs, 'inside'), 'x');
+    assert.throws(() => removeBundle(bundle), (error: Error) => /still mounted at .*rootfs/.test(error.message));
+    assert.equal(fs.readFileSync(path.join(bundle.rootfs, 'inside'), 'utf8'), 'x');
+    assert.ok(fs.existsSync(bundle.config));
+  } finally {
+    // Before the temp dir's own removal (an after hook), which would descend into the mount.
+    spawnSync('umount', ['-l', bundle.rootfs]);
+  }
 });

@@ -88,6 +88,38 @@ export function mountsBelow(dir: string): string[] {
   return found.reverse().sort((a, b) => b.length - a.length);
 }
 
+/**
+ * rm -rf of a container's bundle. Refused while anything is mounted below it:
+ * deleting through a still-mounted root would write whiteouts into the upper
+ * dir and empty the view of the image, and an rmdir would fail anyway. No
+ * symlink is followed (readdir's type says symlink: it is unlinked). Cheaper
+ * than fs.rmSync's general remover (which lstat's every entry and tries rmdir
+ * on directories first), which is 5-10 ms of a `run --rm`.
+ */
+export function removeBundle(bundle: BundlePaths): void {
+  const mounted = mountsBelow(bundle.dir);
+  if (mounted.length > 0) {
+    throw new EngineError('FAILED_PRECONDITION', `remove bundle ${bundle.dir}: still mounted at ${mounted.join(', ')}`);
+  }
+  removeTree(bundle.dir);
+}
+
+function removeTree(dir: string): void {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  for (const entry of entries) {
+    const child = path.join(dir, entry.name);
+    if (entry.isDirectory()) removeTree(child);
+    else fs.unlinkSync(child);
+  }
+  fs.rmdirSync(dir);
+}
+
 /** Detaches everything mounted at or below `dir`, deepest first; returns the mount points. */
 export function unmountBelow(dir: string, explainer: Explainer): string[] {
   const mounts = mountsBelow(dir);

@@ -23,7 +23,7 @@ import { EngineError, shortId } from '../common/index.js';
 import { containers, type ContainerRecord } from '../db/index.js';
 import { createCgroupManager, DEFAULT_CGROUP_PARENT, readExitFile, readStartFile } from '../runtime/index.js';
 import { isMonitorAlive, readMonitorPid } from '../sys/index.js';
-import { bundlePaths, removeEmptyCgroups, unmountBelow, type BundlePaths } from './container-fs.js';
+import { bundlePaths, removeBundle, removeEmptyCgroups, unmountBelow, type BundlePaths } from './container-fs.js';
 import { startLockHolder } from './container-lock.js';
 import { detachNetworks } from './network.js';
 import { releaseContainerVolumes } from './volumes.js';
@@ -252,7 +252,7 @@ export function discardContainer(state: EngineState, id: string, options: { remo
   const runDir = runDirOf(state, id);
   state.explainer.step({ topic: 'storage', say: `remove the container's bundle and run dir`, call: `rm -rf ${bundle.dir} ${runDir}` });
   fs.rmSync(runDir, { recursive: true, force: true });
-  fs.rmSync(bundle.dir, { recursive: true, force: true, maxRetries: 3 });
+  removeBundle(bundle);
   releaseContainerVolumes(state, id, { removeAnonymous: options.removeAnonymousVolumes === true });
   containers.deleteContainer(state.db(), id, ['removing', 'dead']);
 }

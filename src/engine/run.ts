@@ -35,6 +35,7 @@ import {
   mountRootfs,
   nofileHardLimit,
   readRootfsFile,
+  removeBundle,
   removeEmptyCgroups,
   unmountBelow,
   unmountBelowAsync,
@@ -362,7 +363,7 @@ async function cleanUp(
   if (remove) {
     await attempt(() => {
       explainer.step({ topic: 'storage', say: `remove the container's bundle (--rm)`, call: `rm -rf ${bundle.dir}` });
-      fs.rmSync(bundle.dir, { recursive: true, force: true });
+      removeBundle(bundle);
     });
     // Before the row: its mount rows say which anonymous volumes were the container's own.
     if (owned.releaseVolumes !== undefined) await attempt(owned.releaseVolumes);
