@@ -2,7 +2,9 @@
 # runs `node-gyp rebuild`) or by `npm run build:native`.
 #
 #   didactic_native  Node-API addon in plain C: mount, umount2, mknod, xattrs,
-#                    statfs, and the kernel constants they take.
+#                    statfs, and the kernel constants they take; starting the
+#                    launcher (posix_spawn: no fork of Node), waiting for it and
+#                    reading its pipes on threads of its own.
 #   didactic-probe   static test program that tests run inside containers to
 #                    report what the container sees (pid, ids, caps, mounts...).
 #                    Linked with -static so it runs in any rootfs; needs libc.a
@@ -29,6 +31,7 @@
         "native/addon/constants.c",
         "native/addon/fs-calls.c",
         "native/addon/js.c",
+        "native/addon/spawn-calls.c",
         "native/addon/xattr-calls.c",
       ],
     },

@@ -5,6 +5,8 @@
  * makes exactly one system call (plus size queries for xattrs) and throws an
  * fs-style error ({code, errno, syscall, path}) when the call fails. Deciding
  * what to mount, and turning errors into engine errors, happens in TypeScript.
+ * spawn-calls.c adds starting the launcher without forking Node, and waiting
+ * for it and reading its pipes on threads of its own.
  */
 #include "js.h"
 
@@ -17,6 +19,9 @@ static napi_value init(napi_env env, napi_value exports) {
       js_export_function(env, exports, "lsetxattr", js_lsetxattr) < 0 ||
       js_export_function(env, exports, "lgetxattr", js_lgetxattr) < 0 ||
       js_export_function(env, exports, "llistxattr", js_llistxattr) < 0 ||
+      js_export_function(env, exports, "spawnLauncher", js_spawn_launcher) < 0 ||
+      js_export_function(env, exports, "waitExit", js_wait_exit) < 0 ||
+      js_export_function(env, exports, "readFd", js_read_fd) < 0 ||
       js_define_constants(env, exports) < 0)
     return NULL;
   return exports;

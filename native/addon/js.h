@@ -47,6 +47,9 @@ napi_value js_statfs(napi_env env, napi_callback_info info);
 napi_value js_lsetxattr(napi_env env, napi_callback_info info);
 napi_value js_lgetxattr(napi_env env, napi_callback_info info);
 napi_value js_llistxattr(napi_env env, napi_callback_info info);
+napi_value js_spawn_launcher(napi_env env, napi_callback_info info);
+napi_value js_wait_exit(napi_env env, napi_callback_info info);
+napi_value js_read_fd(napi_env env, napi_callback_info info);
 int js_define_constants(napi_env env, napi_value exports);
 
 #endif

@@ -18,13 +18,14 @@
  * window size of its fd 0 at start and on SIGWINCH (native/launcher/console.h).
  * The caller puts its terminal into raw mode.
  */
-import { spawn, type ChildProcess, type StdioNull, type StdioPipe } from 'node:child_process';
+import { spawn, type StdioNull, type StdioPipe } from 'node:child_process';
+import fs from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable, Stream, Writable } from 'node:stream';
 import util from 'node:util';
 import { EngineError, silentExplainer, type ErrorCode, type Explainer } from '../common/index.js';
-import { nativeBinaryPath } from './native.js';
-import { forwardExplainLines, lineReader } from './line-protocol.js';
+import { nativeBinaryPath, spawnWithChannels, waitChildExit, type SpawnedWithChannels } from './native.js';
+import { fdLineReader, forwardExplainLines, lineReader, type LineReader } from './line-protocol.js';
 
 export type LaunchStdio = StdioNull | StdioPipe | number | Stream;
 
@@ -130,11 +131,143 @@ export function launchError(line: string): EngineError {
   return new EngineError(step === 'plan' ? 'INTERNAL' : errorCodeFor(errnoName), message, { cause });
 }
 
+/**
+ * A started launcher, however it was started: what the protocol in
+ * followLaunch needs of it.
+ */
+interface LauncherProcess {
+  pid: number;
+  /** The sync channel's lines. */
+  lines: LineReader;
+  /** Writes on the sync channel. */
+  send(text: string): void;
+  /** Sends the plan (none: null) and closes the plan channel. */
+  sendPlan(plan: Buffer | null): void;
+  /** Settles after the launcher has exited and its explain lines are forwarded. */
+  exited: Promise<ContainerExit>;
+  /** True once the launcher is known to have exited. */
+  hasExited(): boolean;
+  /** Signals the launcher itself (which forwards most signals to the container). */
+  signal(signal: NodeJS.Signals): void;
+  /** The protocol is over: lets go of the sync channel. */
+  release(): void;
+  stdin: Writable | null;
+  stdout: Readable | null;
+  stderr: Readable | null;
+}
 
-function exitOf(child: ChildProcess): Promise<ContainerExit> {
-  return new Promise((resolve) => {
-    child.once('exit', (code, signal) => resolve({ status: code ?? 128 + (signal ? constants.signals[signal] : 0) }));
+/**
+ * The requested stdio as plain fds of this process (-1: /dev/null) when each
+ * is 'inherit', 'ignore' or an fd; undefined when one needs a pipe or a stream.
+ */
+function plainFds(stdio: readonly LaunchStdio[]): [number, number, number] | undefined {
+  const fds = stdio.map((value, index) => (value === 'inherit' ? index : value === 'ignore' ? -1 : typeof value === 'number' ? value : undefined));
+  return fds.every((fd) => fd !== undefined) ? (fds as [number, number, number]) : undefined;
+}
+
+/**
+ * The CLI's way: posix_spawn from the addon (native/addon/spawn-calls.c), a
+ * vfork-style clone that copies nothing of this process, where child_process
+ * (loading it, then libuv forking all of Node) costs 10-15 ms of every run.
+ */
+function startNative(file: string, args: string[], fds: [number, number, number], explainer: Explainer): LauncherProcess {
+  let spawned: SpawnedWithChannels;
+  try {
+    spawned = spawnWithChannels(file, args, fds, explainer.enabled);
+  } catch (error) {
+    throw new EngineError('UNAVAILABLE', `start container: run ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  const { pid } = spawned;
+  const explained = spawned.explain >= 0 ? forwardExplainLines(fdLineReader(spawned.explain), explainer) : Promise.resolve();
+  let ended = false;
+  const exited = waitChildExit(pid).then(
+    async ({ code, signal }) => {
+      ended = true;
+      await explained;
+      return { status: code ?? 128 + (signal ?? 0) };
+    },
+    async () => {
+      ended = true; // ECHILD: not ours to wait for any more, which should not happen
+      await explained;
+      return { status: 125 };
+    },
+  );
+  const lines = fdLineReader(spawned.sync);
+  let planFd = spawned.plan;
+  return {
+    pid,
+    lines,
+    send: (text) => {
+      try {
+        fs.writeSync(spawned.sync, text);
+      } catch {
+        // EPIPE/ECONNRESET: the launcher is gone; the lines and the exit say why
+      }
+    },
+    sendPlan: (plan) => {
+      const fd = planFd;
+      if (fd < 0) return;
+      planFd = -1;
+      if (plan === null || plan.length === 0) return fs.closeSync(fd);
+      // A pipe takes 64 KiB before a write blocks; a bigger plan waits for the helper on the threadpool instead of here.
+      if (plan.length <= 65536) {
+        try {
+          fs.writeSync(fd, plan);
+        } catch {
+          // EPIPE when the launcher died early: reported through the sync channel
+        }
+        return fs.closeSync(fd);
+      }
+      fs.write(fd, plan, () => fs.close(fd, () => undefined));
+    },
+    exited,
+    hasExited: () => ended,
+    signal: (signal) => {
+      if (ended) return;
+      try {
+        process.kill(pid, signal);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+    },
+    release: () => lines.close(),
+    stdin: null,
+    stdout: null,
+    stderr: null,
+  };
+}
+
+/** The API's way when it wants pipes or streams for the container's stdio. */
+async function startWithChildProcess(file: string, args: string[], stdio: LaunchStdio[], explainer: Explainer): Promise<LauncherProcess> {
+  const child = spawn(file, args, { stdio: [stdio[0]!, stdio[1]!, stdio[2]!, 'pipe', 'pipe', explainer.enabled ? 'pipe' : 'ignore'] });
+  const spawnError = await new Promise<Error | undefined>((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', resolve);
   });
+  if (spawnError !== undefined) {
+    throw new EngineError('UNAVAILABLE', `start container: run ${file}: ${spawnError.message}`, { cause: spawnError });
+  }
+  const pipes = child.stdio as unknown as (Readable & Writable | null)[];
+  const [planPipe, sync, explainPipe] = [pipes[3]!, pipes[4]!, pipes[5] ?? null];
+  const explained = explainPipe ? forwardExplainLines(explainPipe, explainer) : Promise.resolve();
+  const exited = new Promise<ContainerExit>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ status: code ?? 128 + (signal ? constants.signals[signal] : 0) }));
+  }).then(async (exit) => (await explained, exit));
+  planPipe.on('error', () => {}); // EPIPE when the launcher died early: reported through the sync channel
+  sync.on('error', () => {});
+  return {
+    pid: child.pid!,
+    lines: lineReader(sync),
+    send: (text) => void sync.write(text),
+    sendPlan: (plan) => void (plan === null ? planPipe.end() : planPipe.end(plan)),
+    exited,
+    hasExited: () => child.exitCode !== null || child.signalCode !== null,
+    signal: (signal) => void child.kill(signal),
+    release: () => undefined, // the socket ends with the launcher
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+  };
 }
 
 /**
@@ -147,48 +280,39 @@ export async function launchContainer(plan: Buffer, options: LaunchContainerOpti
   return (await prepareLaunch(options)).launch(plan);
 }
 
-/** Starts the launcher now; it waits for its plan (and its helper joins the cgroups meanwhile). */
+/**
+ * Starts the launcher now; it waits for its plan (and its helper joins the
+ * cgroups meanwhile). With stdio that are all inherit, ignore or fds (the
+ * CLI's foreground run) it starts through the addon, else through child_process.
+ */
 export async function prepareLaunch(options: LaunchContainerOptions = {}): Promise<PendingLaunch> {
   const file = options.launcherPath ?? nativeBinaryPath('didactic-launcher');
   const explainer = options.explainer ?? silentExplainer;
   const [stdin = 'inherit', stdout = 'inherit', stderr = 'inherit'] = options.stdio ?? [];
   const args = [...(options.terminal === true ? ['--tty'] : []), ...(options.joinCgroup ?? []).flatMap((procs) => ['--join-cgroup', procs])];
-  const child = spawn(file, args, { stdio: [stdin, stdout, stderr, 'pipe', 'pipe', explainer.enabled ? 'pipe' : 'ignore'] });
-  const spawned = new Promise<Error | undefined>((resolve) => {
-    child.once('spawn', () => resolve(undefined));
-    child.once('error', resolve);
-  });
-  const spawnError = await spawned;
-  if (spawnError !== undefined) {
-    throw new EngineError('UNAVAILABLE', `start container: run ${file}: ${spawnError.message}`, { cause: spawnError });
-  }
-  const pipes = child.stdio as unknown as (Readable & Writable | null)[];
-  const [planPipe, sync, explainPipe] = [pipes[3]!, pipes[4]!, pipes[5] ?? null];
-  const explained = explainPipe ? forwardExplainLines(explainPipe, explainer) : Promise.resolve();
-  const exited = exitOf(child).then(async (exit) => (await explained, exit));
-  planPipe.on('error', () => {}); // EPIPE when the launcher died early: reported through the sync channel
-  sync.on('error', () => {});
-  const lines = lineReader(sync);
+  const fds = plainFds([stdin, stdout, stderr]);
+  const launcher = fds !== undefined ? startNative(file, args, fds, explainer) : await startWithChildProcess(file, args, [stdin, stdout, stderr], explainer);
   let used = false;
   return {
     launch: (plan, onPid = options.onPid) => {
       if (used) return Promise.reject(new EngineError('INTERNAL', 'start container: this launcher was already given its plan'));
       used = true;
-      planPipe.end(plan);
-      return followLaunch(child, lines, exited, onPid);
+      launcher.sendPlan(plan);
+      return followLaunch(launcher, onPid).finally(() => launcher.release());
     },
     abort: async () => {
       if (used) return;
       used = true;
-      planPipe.end(); // no plan: the helper reports ERR plan (nobody listens) and the launcher exits
-      await exited;
+      launcher.sendPlan(null); // no plan: the helper reports ERR plan (nobody listens) and the launcher exits
+      await launcher.exited;
+      launcher.release();
     },
   };
 }
 
 /** The launcher's side of the protocol after the plan was sent: PID, onPid, GO, then EOF or ERR. */
-async function followLaunch(child: ChildProcess, lines: ReturnType<typeof lineReader>, exited: Promise<ContainerExit>, onPid: LaunchContainerOptions['onPid']): Promise<LaunchedContainer> {
-  const sync = (child.stdio as unknown as (Writable | null)[])[4]!;
+async function followLaunch(launcher: LauncherProcess, onPid: LaunchContainerOptions['onPid']): Promise<LaunchedContainer> {
+  const { lines, exited } = launcher;
   const failed = async (error: EngineError): Promise<never> => {
     await exited;
     throw error;
@@ -201,9 +325,9 @@ async function followLaunch(child: ChildProcess, lines: ReturnType<typeof lineRe
   }
   const pid = Number(first.slice(4));
   const kill = (signal: NodeJS.Signals = 'SIGTERM') => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (launcher.hasExited()) return;
     if (signal !== 'SIGKILL' && signal !== 'SIGSTOP') {
-      child.kill(signal);
+      launcher.signal(signal);
       return;
     }
     // The launcher may already have reaped the container (after it reported ERR):
@@ -222,11 +346,11 @@ async function followLaunch(child: ChildProcess, lines: ReturnType<typeof lineRe
     await exited;
     throw error;
   }
-  sync.write('GO\n');
+  launcher.send('GO\n');
   const second = await lines.next();
   if (second !== null) {
     kill('SIGKILL');
     return failed(launchError(second));
   }
-  return { pid, launcherPid: child.pid!, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, kill };
+  return { pid, launcherPid: launcher.pid, stdin: launcher.stdin, stdout: launcher.stdout, stderr: launcher.stderr, exited, kill };
 }

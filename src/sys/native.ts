@@ -118,8 +118,28 @@ export interface NativeError extends Error {
   path?: string;
 }
 
+/** A process started by spawnWithChannels, and this process's ends of its channels. */
+export interface SpawnedWithChannels {
+  pid: number;
+  /** The write end of the pipe that is the child's fd 3. */
+  plan: number;
+  /** This end of the socketpair that is the child's fd 4 (both ways). */
+  sync: number;
+  /** The read end of the pipe that is the child's fd 5; -1 when not asked for. */
+  explain: number;
+}
+
+/** How a child ended: its exit code, or the number of the signal that killed it. */
+export interface NativeExit {
+  code: number | null;
+  signal: number | null;
+}
+
 interface Addon extends Omit<NativeSys, 'lsetxattr'> {
   lsetxattr(path: string, name: string, value: Uint8Array, flags: number): void;
+  spawnLauncher(file: string, args: readonly string[], stdio: readonly [number, number, number], explain: boolean): SpawnedWithChannels;
+  waitExit(pid: number): Promise<NativeExit>;
+  readFd(fd: number, length: number): Promise<Buffer>;
   constants: NativeConstants;
 }
 
@@ -188,6 +208,31 @@ export function isNativeError(error: unknown, code?: string): error is NativeErr
     typeof candidate.syscall === 'string' &&
     (code === undefined || candidate.code === code)
   );
+}
+
+/**
+ * Starts `file` with argv [file, ...args] the way the native launchers want it
+ * (see native/addon/spawn-calls.c): fds 0-2 from `stdio` (an fd of this
+ * process, or -1 for /dev/null), fd 3 a plan pipe, fd 4 a sync socket, fd 5
+ * an explain pipe when `explain`, and no other fd. No fork of this process:
+ * posix_spawn, a vfork-style clone. Throws a NativeError (syscall
+ * 'posix_spawn', path `file`) when it cannot start, e.g. ENOENT.
+ */
+export function spawnWithChannels(file: string, args: readonly string[], stdio: readonly [number, number, number], explain: boolean): SpawnedWithChannels {
+  return loadNativeAddon().spawnLauncher(file, args, stdio, explain);
+}
+
+/**
+ * Settles when the child `pid` of this process has ended, and reaps it then
+ * (only it). The wait runs on a thread of its own, not libuv's threadpool.
+ */
+export function waitChildExit(pid: number): Promise<NativeExit> {
+  return loadNativeAddon().waitExit(pid);
+}
+
+/** One read(2) of up to `length` bytes on a thread of its own; an empty Buffer at EOF. */
+export function readFdAsync(fd: number, length: number): Promise<Buffer> {
+  return loadNativeAddon().readFd(fd, length);
 }
 
 /** The real kernel calls, through the addon (loaded on first call). */
