@@ -175,7 +175,7 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
     const oomKilled = cgroup === undefined ? false : await cgroup.oomKilled().catch(() => false);
     explainer.step({ topic: 'process', say: `the container's first process ended with status ${status}${oomKilled ? ' (killed by the OOM killer)' : ''}` });
     containers.setState(db, id, { to: 'exited', from: ['running'], pid: null, exitCode: status, oomKilled, finishedAt: new Date().toISOString() });
-    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: detach, releaseVolumes }, request.rm === true, explainer).catch((error: unknown) => {
+    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: detach, releaseVolumes, sweepCgroups: !builtIn }, request.rm === true, explainer).catch((error: unknown) => {
       // The container ran and ended: its status stands; the leftover is recorded on the row (state dead).
       request.onWarning?.(error instanceof Error ? error.message : String(error));
     });
@@ -190,7 +190,7 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
     } catch {
       // The row may be gone or already final; the cleanup below still runs.
     }
-    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: detach, releaseVolumes }, request.rm === true, explainer).catch((cleanupError: unknown) => {
+    await cleanUp(db, id, bundle, { cgroup, deleteFromRuntime, detachNetworks: detach, releaseVolumes, sweepCgroups: !builtIn }, request.rm === true, explainer).catch((cleanupError: unknown) => {
       request.onWarning?.(cleanupError instanceof Error ? cleanupError.message : String(cleanupError));
     });
     if (status !== 125 && error instanceof EngineError) return { id, name, exitCode: status, oomKilled: false, error };
@@ -329,7 +329,14 @@ async function cleanUp(
   db: Database,
   id: string,
   bundle: BundlePaths,
-  owned: { cgroup: CgroupManagerWithParent | undefined; deleteFromRuntime: (() => Promise<void>) | undefined; detachNetworks: () => Promise<unknown>; releaseVolumes?: () => void },
+  owned: {
+    cgroup: CgroupManagerWithParent | undefined;
+    deleteFromRuntime: (() => Promise<void>) | undefined;
+    detachNetworks: () => Promise<unknown>;
+    releaseVolumes?: () => void;
+    /** Look for the container's groups in every mounted hierarchy (an OCI runtime such as runc makes some the manager does not know). */
+    sweepCgroups: boolean;
+  },
   remove: boolean,
   explainer: Explainer,
 ): Promise<void> {
@@ -356,7 +363,7 @@ async function cleanUp(
     await attempt(() => group.destroy());
     await attempt(() => group.removeParentIfEmpty());
   }
-  await attempt(() => removeEmptyCgroups(DEFAULT_CGROUP_PARENT, id, explainer));
+  if (owned.sweepCgroups) await attempt(() => removeEmptyCgroups(DEFAULT_CGROUP_PARENT, id, explainer));
   await unmounted;
   // Before the bundle goes: DEL rewrites the hosts file in it.
   await detached;

@@ -105,8 +105,30 @@ export class CgroupFiles {
    * deadline. A directory that is already gone is fine.
    */
   async removeTree(dir: string, deadline: number, say: string): Promise<void> {
+    // Nearly always the group is empty and has no nested group: then one rmdir
+    // does it, without listing the directory (cgroupfs makes up its dozens of
+    // entries at each readdir) or checking that it exists first.
+    if (this.removeIfEmpty(dir, say) !== 'busy') return;
     for (const child of groupsBelow(dir).reverse()) await this.removeDir(child, deadline, 'remove a nested group');
     await this.removeDir(dir, deadline, say);
+  }
+
+  /**
+   * One rmdir: 'removed' (explained), 'missing', or 'busy' when the kernel
+   * keeps it (tasks inside, or nested groups: EBUSY on cgroupfs). Other
+   * errors throw.
+   */
+  removeIfEmpty(dir: string, say: string): 'removed' | 'missing' | 'busy' {
+    try {
+      rmdirSync(dir);
+    } catch (error) {
+      const errno = errnoOf(error);
+      if (errno === 'ENOENT') return 'missing';
+      if (errno === 'EBUSY' || errno === 'ENOTEMPTY') return 'busy';
+      throw cgroupError('remove cgroup', dir, error);
+    }
+    this.explainer.step({ topic: 'cgroup', say, call: `rmdir ${dir}` });
+    return 'removed';
   }
 
   /** rmdir of one group, retrying on EBUSY until the deadline (0: try once). */
@@ -193,13 +215,6 @@ export async function waitUntil(check: () => boolean, timeoutMs: number, interva
 
 /** rmdir of a group that may have children: true when it is gone, false when still in use. */
 export async function removeEmptyGroup(files: CgroupFiles, dir: string): Promise<boolean> {
-  if (!files.exists(dir)) return true;
-  if (groupsBelow(dir).length > 0) return false;
-  try {
-    await files.removeDir(dir, 0, 'remove the engine\'s parent group, now empty');
-    return true;
-  } catch (error) {
-    if (error instanceof EngineError && (error.code === 'CONFLICT' || error.code === 'FAILED_PRECONDITION')) return false;
-    throw error;
-  }
+  // The kernel refuses (EBUSY) while any group is nested in it or a task is in it.
+  return files.removeIfEmpty(dir, 'remove the engine\'s parent group, now empty') !== 'busy';
 }
