@@ -19,6 +19,8 @@
  *   reports an execve failure (ENOENT...) as the call's own error. Like
  *   uv_spawn, it gives the child default dispositions for every signal (Node
  *   ignores SIGPIPE; the container must not inherit that) and an empty mask.
+ *   (Unlike uv_spawn it does not start a new process group or session; nor
+ *   did the launcher's spawn, which was not detached.)
  *
  * waitExit(pid) -> Promise<{code, signal}>
  *   Waits on a thread of its own for the child to end, then reaps it on the
@@ -155,7 +157,14 @@ static int start_child(const char *file, char **argv, const int stdio[3], int ex
     goto out;
   }
   sigemptyset(&none);
-  sigfillset(&all);
+  /*
+   * Every signal back to SIG_DFL, glibc's own two (32 and 33) too: sigfillset
+   * leaves those out, and posix_spawn then sets them to SIG_IGN in the
+   * child, which the container's process would inherit through execve
+   * (uv_spawn resets all of them). Setting every bit of the set by hand is
+   * the only way to name them; posix_spawn only tests the bits.
+   */
+  memset(&all, 0xff, sizeof all);
   for (int i = 0; i < CHILD_FDS && err == 0; i++)
     if (sources[i] >= 0) err = posix_spawn_file_actions_adddup2(&actions, sources[i], i);
   if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&actions, explain ? CHILD_FDS : CHILD_FDS - 1);
