@@ -14,8 +14,13 @@
 // code finds relative to its own file (build/Release for the native parts,
 // package.json for the version) are the same in both. `import.meta.url`,
 // which CommonJS lacks, becomes the bundle's own file URL.
-// Packages with native addons, and undici (loaded on a registry's first
-// request), stay outside the bundle and are require()d from node_modules.
+// better-sqlite3's JavaScript is bundled (required from node_modules it was
+// some fourteen files resolved, read and compiled without a code cache, 10 ms
+// of every command that opens the database); its native addon is still loaded
+// from node_modules, by the path src/db/open.ts gives it, so the package's
+// `bindings` lookup is never run and stays outside. zstd-napi (an addon
+// loaded through its own loader), and undici and tar-stream (loaded by few
+// commands, on first use) stay outside too and are require()d from node_modules.
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -29,7 +34,7 @@ const result = await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3', 'zstd-napi', 'undici', 'tar-stream'],
+  external: ['bindings', 'zstd-napi', 'undici', 'tar-stream'],
   define: { 'import.meta.url': '__dcImportMetaUrl' },
   banner: { js: "var __dcImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',

@@ -101,3 +101,35 @@ test('20 processes writing at once all succeed', async (t) => {
     db.close();
   }
 });
+
+test("the busy timeout asked for is the connection's, and an up-to-date database opens while another connection writes", (t) => {
+  const file = path.join(tempDir(t), 'db.sqlite');
+  openDatabase(file).close();
+  const writer = openDatabase(file);
+  try {
+    // The write lock held: an open that tried to write (a migration, a
+    // journal mode change) would wait for it, and with no timeout fail.
+    writer.prepare('BEGIN IMMEDIATE').run();
+    writer.prepare("INSERT INTO images(id, config, added_at) VALUES ('sha256:held', '{}', datetime('now'))").run();
+    const db = openDatabase(file, { busyTimeoutMs: 0 });
+    try {
+      assert.equal(db.pragma('busy_timeout', { simple: true }), 0);
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
+      assert.equal(db.pragma('synchronous', { simple: true }), 1);
+      assert.equal(db.prepare('SELECT COUNT(*) FROM images').pluck().get(), 0);
+    } finally {
+      db.close();
+    }
+    writer.prepare('COMMIT').run();
+  } finally {
+    writer.close();
+  }
+  const db = openDatabase(file, { busyTimeoutMs: 1234 });
+  try {
+    assert.equal(db.pragma('busy_timeout', { simple: true }), 1234);
+    assert.equal(db.prepare('SELECT COUNT(*) FROM images').pluck().get(), 1);
+  } finally {
+    db.close();
+  }
+});

@@ -5,11 +5,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import type BetterSqlite3 from 'better-sqlite3';
+// A static import, so that the CLI bundle (scripts/bundle.mjs) carries the
+// package's JavaScript and compiles it under the CLI's code cache; required
+// from node_modules it was some fourteen files resolved, read and compiled on
+// every command that opens the database. Only its native addon is loaded from
+// node_modules (sqliteAddon below).
+import Sqlite from 'better-sqlite3';
 import { EngineError } from '../common/index.js';
 import { MIGRATIONS, type Migration } from './schema.js';
 
-export type Database = BetterSqlite3.Database;
+export type Database = Sqlite.Database;
 
 export interface OpenOptions {
   /** Open without creating or migrating (for read-only commands on a fresh root). */
@@ -20,54 +25,72 @@ export interface OpenOptions {
 
 const require = createRequire(import.meta.url);
 
-let addonPath: string | null | undefined;
+let addonPath: string | undefined;
 
 /**
  * better-sqlite3's compiled addon, named directly: left to itself the package
  * finds it through `bindings`, which tries a dozen paths and reads a stack
- * trace (some milliseconds of every command). undefined when the usual
- * Release build is not where npm puts it, or a build `bindings` would prefer
- * to it exists (build/better_sqlite3.node, build/Debug): the package then looks for itself.
+ * trace (some milliseconds of every command), and which, run from the CLI
+ * bundle, would take the bundle's file for the package's and look in the
+ * wrong place. The usual Release build is taken when it is where npm puts it
+ * and no build `bindings` would prefer to it exists (build/better_sqlite3.node,
+ * build/Debug); otherwise `bindings` is asked, told where the package is.
  */
-function sqliteAddonPath(): string | undefined {
+function sqliteAddonPath(): string {
   if (addonPath === undefined) {
-    addonPath = null;
-    try {
-      const dir = path.dirname(require.resolve('better-sqlite3/package.json'));
-      const release = path.join(dir, 'build', 'Release', 'better_sqlite3.node');
-      const preferred = [path.join(dir, 'build', 'better_sqlite3.node'), path.join(dir, 'build', 'Debug')];
-      if (fs.existsSync(release) && !preferred.some((other) => fs.existsSync(other))) addonPath = release;
-    } catch {
-      addonPath = null;
+    const dir = path.dirname(require.resolve('better-sqlite3/package.json'));
+    const release = path.join(dir, 'build', 'Release', 'better_sqlite3.node');
+    const preferred = [path.join(dir, 'build', 'better_sqlite3.node'), path.join(dir, 'build', 'Debug')];
+    if (fs.existsSync(release) && !preferred.some((other) => fs.existsSync(other))) addonPath = release;
+    else {
+      const bindings = createRequire(path.join(dir, 'package.json'))('bindings') as (options: object) => string;
+      addonPath = bindings({ bindings: 'better_sqlite3.node', module_root: dir, path: true });
     }
   }
-  return addonPath ?? undefined;
+  return addonPath;
 }
 
-/** Opens (creating and migrating when needed) the database at `file`. */
+/**
+ * Opens (creating and migrating when needed) the database at `file`.
+ *
+ * Every command opens it, so only what a connection does not keep from the
+ * file is set here: the busy timeout (by better-sqlite3's constructor, not a
+ * pragma of its own), foreign keys and synchronous=NORMAL. WAL mode is
+ * recorded in the file itself: it is set when the database is created (or
+ * still has migrations to run), not by every open; a database someone switched
+ * back to a rollback journal still works, with SQLite's own locking.
+ */
 export function openDatabase(file: string, options: OpenOptions = {}): Database {
-  const Sqlite = require('better-sqlite3') as typeof BetterSqlite3;
   if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   let db: Database;
   try {
-    const nativeBinding = sqliteAddonPath();
-    db = new Sqlite(file, { readonly: options.readonly === true, fileMustExist: options.readonly === true, ...(nativeBinding === undefined ? {} : { nativeBinding }) });
+    db = new Sqlite(file, {
+      readonly: options.readonly === true,
+      fileMustExist: options.readonly === true,
+      timeout: options.busyTimeoutMs ?? 10_000,
+      nativeBinding: sqliteAddonPath(),
+    });
   } catch (error) {
     throw new EngineError('UNAVAILABLE', `open database ${file}: ${(error as Error).message}`, { cause: error });
   }
-  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
   db.pragma('foreign_keys = ON');
   if (!options.readonly) {
-    db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    migrate(db, MIGRATIONS);
+    if (schemaVersion(db) !== latestVersion(MIGRATIONS)) {
+      db.pragma('journal_mode = WAL');
+      migrate(db, MIGRATIONS);
+    }
   }
   return db;
 }
 
+function latestVersion(migrations: readonly Migration[]): number {
+  return migrations.at(-1)?.version ?? 0;
+}
+
 /** Runs every migration newer than the database's user_version, each in its own immediate transaction. */
 export function migrate(db: Database, migrations: readonly Migration[]): number {
-  const latest = migrations.at(-1)?.version ?? 0;
+  const latest = latestVersion(migrations);
   // The common case, an up-to-date database, needs no write lock at all.
   if ((db.pragma('user_version', { simple: true }) as number) === latest) return 0;
   let applied = 0;

@@ -176,6 +176,32 @@ test('a user who cannot write beside the bundle runs without a cache', { skip: s
   }
 });
 
+test("the bundle carries better-sqlite3's JavaScript: of the package only its native addon is loaded from node_modules", { skip }, () => {
+  const copy = copyOfCli();
+  try {
+    const bundle = fs.readFileSync(path.join(copy.dir, 'dist', 'bundle', 'cli', 'main.cjs'), 'utf8');
+    assert.match(bundle, /node_modules\/better-sqlite3\/lib\/database\.js/);
+    assert.doesNotMatch(bundle, /require\d*\("better-sqlite3"\)/);
+    // A node_modules whose better-sqlite3 is its package.json and compiled
+    // addon, nothing else (no lib/, no `bindings`): a command that creates,
+    // migrates, writes and reads the database works from the bundle alone.
+    const packageDir = path.join(TREE, 'node_modules', 'better-sqlite3');
+    fs.rmSync(path.join(copy.dir, 'node_modules'));
+    const stripped = path.join(copy.dir, 'node_modules', 'better-sqlite3');
+    fs.mkdirSync(path.join(stripped, 'build', 'Release'), { recursive: true });
+    fs.copyFileSync(path.join(packageDir, 'package.json'), path.join(stripped, 'package.json'));
+    fs.symlinkSync(path.join(packageDir, 'build', 'Release', 'better_sqlite3.node'), path.join(stripped, 'build', 'Release', 'better_sqlite3.node'));
+    const root = path.join(copy.dir, 'root');
+    for (const args of [['volume', 'create', 'probe-volume'], ['volume', 'ls'], ['images', '--format', 'json']]) {
+      const result = cli(copy.bin, ['--root', root, ...args]);
+      assert.equal(result.status, 0, `${args.join(' ')}: ${result.stderr}`);
+      if (args[1] === 'ls') assert.match(result.stdout, /probe-volume/);
+    }
+  } finally {
+    copy.cleanup();
+  }
+});
+
 test('without a bundle bin/ runs the compiled modules of dist/src', () => {
   const copy = copyOfCli({ bundle: false });
   try {
