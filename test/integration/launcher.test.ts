@@ -111,7 +111,12 @@ describe('didactic-launcher (root)', needsRoot, () => {
     assert.deepEqual(alive, [], 'processes left behind');
   });
 
-  async function launch(spec: LaunchSpec & { seccomp?: Buffer }, options: { explainer?: Explainer; onPid?: (pid: number) => Promise<void> | void; plan?: Partial<PlanLaunchOptions> } = {}): Promise<Run> {
+  /**
+   * Launches spec and collects its output. The container's stdout and stderr are
+   * pipes (the launcher is started by child_process), or with `fds` files of
+   * the test (started by the addon, as the CLI's foreground run is).
+   */
+  async function launch(spec: LaunchSpec & { seccomp?: Buffer }, options: { explainer?: Explainer; onPid?: (pid: number) => Promise<void> | void; plan?: Partial<PlanLaunchOptions>; fds?: boolean } = {}): Promise<Run> {
     const plan = planLaunch(spec, {
       rootfs,
       cgroupLayout: layout,
@@ -119,9 +124,11 @@ describe('didactic-launcher (root)', needsRoot, () => {
       ...options.plan,
     });
     const run: Run = { stdout: '', stderr: '' };
+    const files = [path.join(tmp.dir, 'stdout'), path.join(tmp.dir, 'stderr')];
+    const fds = options.fds === true ? files.map((file) => fs.openSync(file, 'w')) : [];
     try {
       run.container = await launchContainer(encodeLaunchPlan(plan), {
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: fds.length > 0 ? ['ignore', fds[0]!, fds[1]!] : ['ignore', 'pipe', 'pipe'],
         ...(options.explainer ? { explainer: options.explainer } : {}),
         onPid: async (pid) => {
           pids.push(pid);
@@ -132,6 +139,13 @@ describe('didactic-launcher (root)', needsRoot, () => {
     } catch (error) {
       run.error = error;
       return run;
+    } finally {
+      for (const fd of fds) fs.closeSync(fd);
+    }
+    if (fds.length > 0) {
+      assert.equal(run.container.stdout, null);
+      const { status } = await run.container.exited;
+      return Object.assign(run, { stdout: fs.readFileSync(files[0]!, 'utf8'), stderr: fs.readFileSync(files[1]!, 'utf8'), status });
     }
     const [stdout, stderr, exit] = await Promise.all([collect(run.container.stdout), collect(run.container.stderr), run.container.exited]);
     Object.assign(run, { stdout, stderr, status: exit.status });
@@ -318,5 +332,57 @@ describe('didactic-launcher (root)', needsRoot, () => {
     assert.ok(order.every((i) => i >= 0), `missing steps: ${JSON.stringify(order)}\n${calls.join('\n')}`);
     assert.deepEqual([...order].sort((a, b) => a - b), order, 'steps in order');
     assert.ok(explainer.events.every((e) => e.say.length > 0));
+  });
+  // The CLI's foreground run starts the launcher through the addon (stdio as plain fds), the API's
+  // with pipes through child_process: the same protocol, the same container.
+  test('through the addon (stdio as fds): Docker defaults, default signal dispositions, the exit status', { timeout: 20_000 }, async () => {
+    for (const fds of [false, true]) {
+      const run = await launch(dockerSpec(rootfs, ['/probe', 'report'], { hostname: 'probe-host' }), { fds });
+      assert.equal(run.error, undefined, String(run.error));
+      assert.equal(run.status, 0, run.stderr);
+      const r = JSON.parse(run.stdout) as ProbeReport;
+      assert.deepEqual([r.pid, r.hostname, r.status.CapEff, r.status.Seccomp], [1, 'probe-host', '00000000a80425fb', '2'], `fds: ${fds}`);
+      // Node ignores SIGPIPE, and glibc's posix_spawn would leave its own signals 32 and 33 ignored: none may reach the container.
+      const signals = await launch(dockerSpec(rootfs, ['sh', '-c', 'exec cat /proc/self/status']), { fds });
+      assert.deepEqual(signals.stdout.match(/^Sig(Ign|Blk):.*$/gm)?.map((line) => line.replace(/\s+/g, ' ')), ['SigBlk: 0000000000000000', 'SigIgn: 0000000000000000'], `fds: ${fds}`);
+    }
+    const run = await launch(dockerSpec(rootfs, ['sh', '-c', 'echo out; echo err >&2; exit 7']), { fds: true });
+    assert.deepEqual([run.error, run.status, run.stdout, run.stderr], [undefined, 7, 'out\n', 'err\n']);
+  });
+
+  test('through the addon: exec failures, an onPid failure, SIGTERM forwarded and SIGKILL', { timeout: 20_000 }, async () => {
+    const missing = await launch(dockerSpec(rootfs, ['/no/such/binary']), { fds: true });
+    assert.ok(isEngineError(missing.error, 'NOT_FOUND'), String(missing.error));
+    assert.equal(execFailureStatus(missing.error), 127);
+    const boom = new Error('cgroup setup failed');
+    const failed = await launch(dockerSpec(rootfs, ['/probe', 'sleep', '30']), { fds: true, onPid: () => Promise.reject(boom) });
+    assert.equal(failed.error, boom);
+
+    const spec = dockerSpec(rootfs, ['sh', '-c', 'trap "exit 3" TERM; echo ready; sleep 30 & wait']);
+    const plan = planLaunch(spec, { rootfs, cgroupLayout: layout, seccompFilter: spec.seccomp! });
+    const out = path.join(tmp.dir, 'ready');
+    const fd = fs.openSync(out, 'w');
+    const container = await launchContainer(encodeLaunchPlan(plan), { stdio: ['ignore', fd, 'inherit'] });
+    fs.closeSync(fd);
+    pids.push(container.pid, container.launcherPid);
+    while (!fs.readFileSync(out, 'utf8').includes('ready')) await new Promise((resolve) => setTimeout(resolve, 10));
+    container.kill('SIGTERM');
+    assert.deepEqual(await container.exited, { status: 3 });
+    container.kill('SIGTERM'); // after the exit: nothing to signal, and no error
+
+    const sleeper = await launchContainer(encodeLaunchPlan(planLaunch(dockerSpec(rootfs, ['/probe', 'sleep', '30']), { rootfs, cgroupLayout: layout })), { stdio: ['ignore', 'ignore', 'inherit'] });
+    pids.push(sleeper.pid, sleeper.launcherPid);
+    sleeper.kill('SIGKILL');
+    assert.deepEqual(await sleeper.exited, { status: 137 });
+  });
+
+  test('through the addon: --explain lines come back as events, in order', { timeout: 20_000 }, async () => {
+    const explainer = createRecordingExplainer();
+    const run = await launch(dockerSpec(rootfs, ['/probe', 'exit', '0']), { explainer, fds: true });
+    assert.equal(run.error, undefined, String(run.error));
+    const calls = explainer.events.map((e) => e.call ?? '');
+    const order = [/^clone\(.*CLONE_NEWPID.*\) = \d+$/, /^pivot_root/, /^execve\("\/probe"/, /^waitpid/].map((pattern) => calls.findIndex((call) => pattern.test(call)));
+    assert.ok(order.every((i) => i >= 0), `missing steps: ${JSON.stringify(order)}\n${calls.join('\n')}`);
+    assert.deepEqual([...order].sort((a, b) => a - b), order, 'steps in order');
   });
 });
