@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 // A static import, so that the CLI bundle (scripts/bundle.mjs) carries the
 // package's JavaScript and compiles it under the CLI's code cache; required
 // from node_modules it was some fourteen files resolved, read and compiled on
@@ -25,7 +26,7 @@ export interface OpenOptions {
 
 const require = createRequire(import.meta.url);
 
-let addonPath: string | undefined;
+let addon: object | undefined;
 
 /**
  * better-sqlite3's compiled addon, named directly: left to itself the package
@@ -35,19 +36,34 @@ let addonPath: string | undefined;
  * wrong place. The usual Release build is taken when it is where npm puts it
  * and no build `bindings` would prefer to it exists (build/better_sqlite3.node,
  * build/Debug); otherwise `bindings` is asked, told where the package is.
+ *
+ * The package is looked for first in this package's own node_modules, where
+ * Node's resolution would find it too (this file, like the CLI bundle, is
+ * three directories below the package's root, and dist/ has no node_modules):
+ * resolving it reads package.json files and stats a dozen paths, about a
+ * millisecond of every command. Resolution is the fallback, for a copy
+ * installed elsewhere (hoisted into a parent's node_modules).
+ *
+ * The addon is loaded here, by process.dlopen as require() would, and handed
+ * to the package loaded: require() would first resolve its path again (a
+ * realpath and the package.json of its scope).
  */
-function sqliteAddonPath(): string {
-  if (addonPath === undefined) {
-    const dir = path.dirname(require.resolve('better-sqlite3/package.json'));
+function sqliteAddon(): object {
+  if (addon === undefined) {
+    const own = fileURLToPath(new URL('../../../node_modules/better-sqlite3', import.meta.url));
+    const dir = fs.existsSync(path.join(own, 'package.json')) ? own : path.dirname(require.resolve('better-sqlite3/package.json'));
     const release = path.join(dir, 'build', 'Release', 'better_sqlite3.node');
     const preferred = [path.join(dir, 'build', 'better_sqlite3.node'), path.join(dir, 'build', 'Debug')];
-    if (fs.existsSync(release) && !preferred.some((other) => fs.existsSync(other))) addonPath = release;
-    else {
+    let file = release;
+    if (!fs.existsSync(release) || preferred.some((other) => fs.existsSync(other))) {
       const bindings = createRequire(path.join(dir, 'package.json'))('bindings') as (options: object) => string;
-      addonPath = bindings({ bindings: 'better_sqlite3.node', module_root: dir, path: true });
+      file = bindings({ bindings: 'better_sqlite3.node', module_root: dir, path: true });
     }
+    const module = { exports: {} };
+    process.dlopen(module, file);
+    addon = module.exports;
   }
-  return addonPath;
+  return addon;
 }
 
 /**
@@ -68,7 +84,8 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database 
       readonly: options.readonly === true,
       fileMustExist: options.readonly === true,
       timeout: options.busyTimeoutMs ?? 10_000,
-      nativeBinding: sqliteAddonPath(),
+      // Its types name only a path; the package takes the loaded addon too.
+      nativeBinding: sqliteAddon() as unknown as string,
     });
   } catch (error) {
     throw new EngineError('UNAVAILABLE', `open database ${file}: ${(error as Error).message}`, { cause: error });
