@@ -75,6 +75,17 @@ function sqliteAddon(): object {
  * recorded in the file itself: it is set when the database is created (or
  * still has migrations to run), not by every open; a database someone switched
  * back to a rollback journal still works, with SQLite's own locking.
+ *
+ * The connection is closed when the command ends (by the engine, or by
+ * better-sqlite3's own clean-up as Node exits), and the last one to close
+ * checkpoints the WAL into the database and removes it: two or three fsyncs
+ * and two unlinks, about a millisecond, that the next command's first write
+ * undoes. Kept so on purpose: with synchronous=NORMAL a commit reaches the
+ * disk only at a checkpoint, so that close is what makes a command's records
+ * survive a power cut (a WAL left behind would hold the last commands' records
+ * unsynced until some later checkpoint, 1000 pages away); and keeping the WAL
+ * would need the process to exit without Node's clean-up (better-sqlite3
+ * offers neither SQLITE_FCNTL_PERSIST_WAL nor SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE).
  */
 export function openDatabase(file: string, options: OpenOptions = {}): Database {
   if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
