@@ -38,6 +38,7 @@
  * foreground containers would block every fs.promises call, dns.lookup and
  * zlib job of the process, and the reads their own launch still needs.
  */
+#include "../common/cleanup.h"
 #include "js.h"
 
 #include <errno.h>
@@ -58,15 +59,22 @@ extern char **environ;
 /* Sources are first copied at or above this number, so that no dup2 onto 0-5 overwrites another source. */
 #define SOURCE_FLOOR 10
 
-static void close_all(int *fds, size_t count) {
-  for (size_t i = 0; i < count; i++)
-    if (fds[i] >= 0) close(fds[i]), fds[i] = -1;
+/* Cleanup for an array of CHILD_FDS descriptors (-1: none). */
+static void close_child_fds(int (*fds)[CHILD_FDS]) {
+  int saved = errno;
+  for (int i = 0; i < CHILD_FDS; i++)
+    if ((*fds)[i] >= 0) close((*fds)[i]);
+  errno = saved;
 }
 
 static void free_strings(char **list) {
   if (list == NULL) return;
   for (char **s = list; *s != NULL; s++) free(*s);
   free(list);
+}
+
+static void free_string_list(char ***list) {
+  free_strings(*list);
 }
 
 /* argv for execve: file, then the strings of the args array; NULL-terminated. */
@@ -110,52 +118,46 @@ static int read_stdio(napi_env env, napi_value array, int stdio[3]) {
   return 0;
 }
 
+/* Moves a pair from pipe2/socketpair into two variables. */
+static void take_pair(const int pair[2], int *first, int *second) {
+  *first = pair[0];
+  *second = pair[1];
+}
+
 /* Starts the child; returns 0 or an errno value, with *syscall naming the failed call. */
 static int start_child(const char *file, char **argv, const int stdio[3], int explain, pid_t *pid, int parent[3], const char **syscall) {
-  /* sources[i] becomes the child's fd i; mine[] are the fds made here (closed at the end). */
-  int sources[CHILD_FDS] = {-1, -1, -1, -1, -1, -1};
-  int mine[12] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
-  int plan[2] = {-1, -1}, sync[2] = {-1, -1}, lines[2] = {-1, -1}, null_fd = -1;
-  int err = 0;
+  /* The parent's ends (moved out on success), the child's ends, /dev/null: all closed here on return. */
+  CLEANUP_FD int plan_out = -1, plan_in = -1, sync_mine = -1, sync_child = -1, lines_mine = -1, lines_child = -1, null_fd = -1;
+  /* sources[i], at or above SOURCE_FLOOR, becomes the child's fd i. */
+  __attribute__((cleanup(close_child_fds))) int sources[CHILD_FDS] = {-1, -1, -1, -1, -1, -1};
+  int pair[2];
+
+  *syscall = "pipe2";
+  if (pipe2(pair, O_CLOEXEC) < 0) return errno;
+  take_pair(pair, &plan_in, &plan_out);
+  *syscall = "socketpair";
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) return errno;
+  take_pair(pair, &sync_mine, &sync_child);
+  *syscall = "pipe2";
+  if (explain) {
+    if (pipe2(pair, O_CLOEXEC) < 0) return errno;
+    take_pair(pair, &lines_mine, &lines_child);
+  }
+  *syscall = "open";
+  if ((stdio[0] < 0 || stdio[1] < 0 || stdio[2] < 0) && (null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) return errno;
+  const int wanted[CHILD_FDS] = {stdio[0] >= 0 ? stdio[0] : null_fd, stdio[1] >= 0 ? stdio[1] : null_fd,
+                                 stdio[2] >= 0 ? stdio[2] : null_fd, plan_in, sync_child, lines_child};
+  *syscall = "fcntl";
+  for (int i = 0; i < CHILD_FDS; i++)
+    if (wanted[i] >= 0 && (sources[i] = fcntl(wanted[i], F_DUPFD_CLOEXEC, SOURCE_FLOOR)) < 0) return errno;
+
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   sigset_t none, all;
-
-  if (pipe2(plan, O_CLOEXEC) < 0) return *syscall = "pipe2", errno;
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0) {
-    err = errno, *syscall = "socketpair";
-    goto out;
-  }
-  if (explain && pipe2(lines, O_CLOEXEC) < 0) {
-    err = errno, *syscall = "pipe2";
-    goto out;
-  }
-  for (int i = 0; i < 3; i++) {
-    if (stdio[i] >= 0) continue;
-    if (null_fd < 0 && (null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
-      err = errno, *syscall = "open";
-      goto out;
-    }
-  }
-  const int wanted[CHILD_FDS] = {stdio[0] >= 0 ? stdio[0] : null_fd, stdio[1] >= 0 ? stdio[1] : null_fd,
-                                 stdio[2] >= 0 ? stdio[2] : null_fd, plan[0], sync[1], explain ? lines[1] : -1};
-  for (int i = 0; i < CHILD_FDS; i++) {
-    if (wanted[i] < 0) continue;
-    if ((sources[i] = fcntl(wanted[i], F_DUPFD_CLOEXEC, SOURCE_FLOOR)) < 0) {
-      err = errno, *syscall = i < 3 ? "dup" : "fcntl";
-      goto out;
-    }
-  }
-
-  if ((err = posix_spawn_file_actions_init(&actions)) != 0) {
-    *syscall = "posix_spawn";
-    goto out;
-  }
-  if ((err = posix_spawnattr_init(&attr)) != 0) {
-    posix_spawn_file_actions_destroy(&actions);
-    *syscall = "posix_spawn";
-    goto out;
-  }
+  int err;
+  *syscall = "posix_spawn";
+  if ((err = posix_spawn_file_actions_init(&actions)) != 0) return err;
+  if ((err = posix_spawnattr_init(&attr)) != 0) return posix_spawn_file_actions_destroy(&actions), err;
   sigemptyset(&none);
   /*
    * Every signal back to SIG_DFL, glibc's own two (32 and 33) too: sigfillset
@@ -167,6 +169,7 @@ static int start_child(const char *file, char **argv, const int stdio[3], int ex
   memset(&all, 0xff, sizeof all);
   for (int i = 0; i < CHILD_FDS && err == 0; i++)
     if (sources[i] >= 0) err = posix_spawn_file_actions_adddup2(&actions, sources[i], i);
+  /* Without explain fd 5 stays closed: the launcher tells from that whether to explain. */
   if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&actions, explain ? CHILD_FDS : CHILD_FDS - 1);
   if (err == 0) err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   if (err == 0) err = posix_spawnattr_setsigmask(&attr, &none);
@@ -174,51 +177,35 @@ static int start_child(const char *file, char **argv, const int stdio[3], int ex
   if (err == 0) err = posix_spawn(pid, file, &actions, &attr, argv, environ);
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
-  if (err != 0) {
-    *syscall = "posix_spawn";
-    goto out;
-  }
-  parent[0] = plan[1], plan[1] = -1;
-  parent[1] = sync[0], sync[0] = -1;
-  parent[2] = lines[0], lines[0] = -1;
-
-out:
-  /* Everything but the parent's ends, which moved out above on success. */
-  memcpy(mine, sources, sizeof sources);
-  mine[6] = plan[0], mine[7] = plan[1], mine[8] = sync[0], mine[9] = sync[1], mine[10] = lines[0], mine[11] = lines[1];
-  close_all(mine, 12);
-  if (null_fd >= 0) close(null_fd);
-  return err;
+  if (err != 0) return err;
+  parent[0] = plan_out, plan_out = -1;
+  parent[1] = sync_mine, sync_mine = -1;
+  parent[2] = lines_mine, lines_mine = -1;
+  return 0;
 }
 
 /* spawnLauncher(file, args, stdio, explain) -> {pid, plan, sync, explain} */
 napi_value js_spawn_launcher(napi_env env, napi_callback_info info) {
   napi_value argv[4], result;
-  char *file = NULL;
-  char **args = NULL;
+  CLEANUP_FREE char *file = NULL;
+  __attribute__((cleanup(free_string_list))) char **args = NULL;
   int stdio[3];
   bool explain = false;
   if (js_args(env, info, 4, argv) < 0) return NULL;
-  if (js_string(env, argv[0], "file", 0, &file) < 0) return NULL;
-  if (read_argv(env, argv[1], file, &args) < 0 || read_stdio(env, argv[2], stdio) < 0 ||
+  if (js_string(env, argv[0], "file", 0, &file) < 0 || read_argv(env, argv[1], file, &args) < 0 || read_stdio(env, argv[2], stdio) < 0 ||
       js_check(env, napi_get_value_bool(env, argv[3], &explain)) < 0)
-    return free(file), free_strings(args), NULL;
+    return NULL;
   pid_t pid = -1;
   int parent[3] = {-1, -1, -1};
   const char *syscall = "posix_spawn";
   int err = start_child(file, args, stdio, explain, &pid, parent, &syscall);
-  free_strings(args);
-  if (err != 0) {
-    js_throw_errno(env, err, syscall, file);
-    free(file);
-    return NULL;
-  }
-  free(file);
+  if (err != 0) return js_throw_errno(env, err, syscall, file), NULL;
   if (js_check(env, napi_create_object(env, &result)) < 0 || js_set_number(env, result, "pid", pid) < 0 ||
       js_set_number(env, result, "plan", parent[0]) < 0 || js_set_number(env, result, "sync", parent[1]) < 0 ||
       js_set_number(env, result, "explain", parent[2]) < 0) {
     /* The child runs; without its fds it reads EOF on fd 3 and exits. Reap it so it leaves no zombie. */
-    close_all(parent, 3);
+    for (int i = 0; i < 3; i++)
+      if (parent[i] >= 0) close(parent[i]);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
     return NULL;
   }
