@@ -17,6 +17,13 @@
  * relays between its master and the launcher's own fd 0 and 1, copying the
  * window size of its fd 0 at start and on SIGWINCH (native/launcher/console.h).
  * The caller puts its terminal into raw mode.
+ *
+ * When the container's stdio are all inherited fds or /dev/null (the CLI's
+ * foreground run), the launcher is started by the addon (posix_spawn, see
+ * native/addon/spawn-calls.c): no child_process to load, no fork of Node. Its
+ * exit is awaited and its sync and explain fds read on threads of the addon's
+ * own. Pipes or streams for the container's stdio need child_process. Both
+ * ways speak the same protocol, in followLaunch.
  */
 import { spawn, type StdioNull, type StdioPipe } from 'node:child_process';
 import fs from 'node:fs';
