@@ -32,7 +32,7 @@ export function fdLineReader(fd: number): FdLineReader {
   let state: 'open' | 'reading' | 'closing' | 'closed' = 'open';
   const closeFd = () => {
     state = 'closed';
-    fs.close(fd, () => undefined);
+    fs.closeSync(fd); // at once: the caller may count its fds next
   };
   return {
     async next() {

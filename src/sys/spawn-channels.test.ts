@@ -88,8 +88,12 @@ describe('spawnWithChannels', () => {
   test('exit codes and signals, with every signal at its default and none blocked (Node ignores SIGPIPE)', async () => {
     const out = path.join(dir, 'status');
     const fd = fs.openSync(out, 'w');
-    const coded = sh('grep -E "^Sig(Ign|Blk)" /proc/$$/status; exit 7', [-1, fd, -1]);
+    // grep reads its own status: a shell blocks every signal for a moment while it forks.
+    const grep = spawnWithChannels('/bin/grep', ['-E', '^Sig(Ign|Blk)', '/proc/self/status'], [-1, fd, -1], false);
     fs.closeSync(fd);
+    assert.deepEqual(await waitChildExit(grep.pid), { code: 0, signal: null });
+    closeAll(grep);
+    const coded = sh('exit 7');
     assert.deepEqual(await waitChildExit(coded.pid), { code: 7, signal: null });
     closeAll(coded);
     assert.equal(fs.readFileSync(out, 'utf8').replace(/[ \t]+/g, ' '), 'SigBlk: 0000000000000000\nSigIgn: 0000000000000000\n');

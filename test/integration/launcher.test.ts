@@ -343,7 +343,7 @@ describe('didactic-launcher (root)', needsRoot, () => {
       const r = JSON.parse(run.stdout) as ProbeReport;
       assert.deepEqual([r.pid, r.hostname, r.status.CapEff, r.status.Seccomp], [1, 'probe-host', '00000000a80425fb', '2'], `fds: ${fds}`);
       // Node ignores SIGPIPE, and glibc's posix_spawn would leave its own signals 32 and 33 ignored: none may reach the container.
-      const signals = await launch(dockerSpec(rootfs, ['sh', '-c', 'exec cat /proc/self/status']), { fds });
+      const signals = await launch(dockerSpec(rootfs, ['cat', '/proc/self/status']), { fds });
       assert.deepEqual(signals.stdout.match(/^Sig(Ign|Blk):.*$/gm)?.map((line) => line.replace(/\s+/g, ' ')), ['SigBlk: 0000000000000000', 'SigIgn: 0000000000000000'], `fds: ${fds}`);
     }
     const run = await launch(dockerSpec(rootfs, ['sh', '-c', 'echo out; echo err >&2; exit 7']), { fds: true });
