@@ -28,6 +28,7 @@
       "target_name": "didactic_native",
       "sources": [
         "native/addon/addon.c",
+        "native/addon/checksum.c",
         "native/addon/constants.c",
         "native/addon/fs-calls.c",
         "native/addon/js.c",

@@ -20,6 +20,8 @@ const path = require('node:path');
 
 const BUNDLE = path.join(__dirname, '..', 'dist', 'bundle', 'cli', 'main.cjs');
 const CACHE_DIR = path.join(path.dirname(BUNDLE), 'cache');
+/** The engine's addon once checksum() loaded it (null: not there); declared before the code below runs. */
+let addon;
 
 let bundle;
 try {
@@ -86,10 +88,24 @@ function cacheKey(args) {
   return /^[a-z][a-z-]{0,40}$/.test(key) ? key : undefined;
 }
 
-/** CRC-32 of the bytecode (zlib.crc32 is Node 20.15's: older ones run without a cache). */
+/**
+ * CRC-32 of the bytecode, by the engine's own addon (build/Release), which
+ * nearly every engine command loads anyway: node:zlib's crc32 would cost the
+ * load of zlib and stream, 3-5 ms of every start. Without the addon (not
+ * built) there is no cache.
+ */
 function checksum(data) {
-  const { crc32 } = require('node:zlib');
-  return typeof crc32 === 'function' ? crc32(data).toString(16) : undefined;
+  if (addon === undefined) {
+    addon = null;
+    try {
+      const module = { exports: {} };
+      process.dlopen(module, path.join(__dirname, '..', 'build', 'Release', 'didactic_native.node'));
+      if (typeof module.exports.crc32 === 'function') addon = module.exports;
+    } catch {
+      // no addon: run without a cache
+    }
+  }
+  return addon === null ? undefined : addon.crc32(data).toString(16);
 }
 
 /** The cache's bytecode when it was made for this bundle and is intact; anything else is no cache. */

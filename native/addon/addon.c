@@ -22,6 +22,7 @@ static napi_value init(napi_env env, napi_value exports) {
       js_export_function(env, exports, "spawnLauncher", js_spawn_launcher) < 0 ||
       js_export_function(env, exports, "waitExit", js_wait_exit) < 0 ||
       js_export_function(env, exports, "readFd", js_read_fd) < 0 ||
+      js_export_function(env, exports, "crc32", js_crc32) < 0 ||
       js_define_constants(env, exports) < 0)
     return NULL;
   return exports;

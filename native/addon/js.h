@@ -50,6 +50,7 @@ napi_value js_llistxattr(napi_env env, napi_callback_info info);
 napi_value js_spawn_launcher(napi_env env, napi_callback_info info);
 napi_value js_wait_exit(napi_env env, napi_callback_info info);
 napi_value js_read_fd(napi_env env, napi_callback_info info);
+napi_value js_crc32(napi_env env, napi_callback_info info);
 int js_define_constants(napi_env env, napi_value exports);
 
 #endif

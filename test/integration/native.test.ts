@@ -294,3 +294,22 @@ describe('didactic-probe', () => {
     }
   });
 });
+
+describe('crc32 (the CLI code cache check)', () => {
+  test('equals zlib CRC-32 for every length and alignment, and sees a flipped bit', async () => {
+    const { crc32: zlibCrc32 } = await import('node:zlib');
+    const addonFile = path.join(path.dirname(nativeBinaryPath('didactic-launcher')), 'didactic_native.node');
+    const module = { exports: {} as { crc32(data: Uint8Array): number } };
+    process.dlopen(module, addonFile);
+    const data = Buffer.alloc(70_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+    for (const [start, end] of [[0, 0], [0, 1], [1, 8], [3, 17], [5, 4096], [7, 70_000], [0, 70_000]] as const) {
+      const slice = data.subarray(start, end);
+      assert.equal(module.exports.crc32(slice), zlibCrc32(slice), `bytes ${start}..${end}`);
+    }
+    const flipped = Buffer.from(data);
+    flipped[40_000] = flipped[40_000]! ^ 0x10;
+    assert.notEqual(module.exports.crc32(flipped), module.exports.crc32(data));
+    assert.throws(() => module.exports.crc32('not bytes' as unknown as Uint8Array), TypeError);
+  });
+});
