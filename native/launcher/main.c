@@ -57,9 +57,10 @@ static int join_namespaces(const struct launch_plan *plan, struct failure *f) {
   return 0;
 }
 
-/* The foreground launcher's arguments: [--tty] [--join-cgroup FILE]... */
+/* The foreground launcher's arguments: [--tty] [--new-netns] [--join-cgroup FILE]... */
 struct foreground_options {
   int tty;
+  int new_netns;
   const char *join_cgroup[MAX_CGROUP_FILES];
   size_t join_count;
 };
@@ -69,6 +70,8 @@ static int parse_foreground(int argc, char **argv, struct foreground_options *op
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--tty") == 0) {
       opts->tty = 1;
+    } else if (strcmp(argv[i], "--new-netns") == 0) {
+      opts->new_netns = 1;
     } else if (strcmp(argv[i], "--join-cgroup") == 0 && i + 1 < argc) {
       if (opts->join_count == MAX_CGROUP_FILES) return errno = E2BIG, fail(f, "arguments", "too many --join-cgroup");
       opts->join_cgroup[opts->join_count++] = argv[++i];
@@ -108,12 +111,27 @@ static void run_helper(const struct foreground_options *opts, const int console[
   struct launch_plan plan;
   struct failure f = {0, NULL, ""};
   char names[256];
+  if (opts->new_netns) {
+    /*
+     * The network namespace first, and its holder's pid to the engine at
+     * once: the network plugins can attach it while the engine still plans
+     * (and this helper waits for its cgroups), instead of after the clone.
+     */
+    explain("namespace", "make the container's network namespace now, so that its network is attached while the rest is planned\tunshare(CLONE_NEWNET)");
+    if (unshare(CLONE_NEWNET) < 0) fail(&f, "unshare", "CLONE_NEWNET"), report_failure(&f), _exit(ENGINE_ERROR);
+    char line[32];
+    int len = snprintf(line, sizeof line, "NET %d\n", (int)getpid());
+    if (write_all(SYNC_FD, line, (size_t)len) < 0) _exit(ENGINE_ERROR);
+  }
   if (join_cgroups(opts, &f) < 0) report_failure(&f), _exit(ENGINE_ERROR);
   if (plan_read(PLAN_FD, &plan) < 0) fail(&f, "plan", "read the launch plan from fd 3"), report_failure(&f), _exit(ENGINE_ERROR);
   close(PLAN_FD);
+  if (opts->new_netns && !(plan.clone_flags & CLONE_NEWNET))
+    errno = EINVAL, fail(&f, "plan", "a network namespace was made for a plan without one"), report_failure(&f), _exit(ENGINE_ERROR);
   if (join_namespaces(&plan, &f) < 0) report_failure(&f), _exit(ENGINE_ERROR);
-  /* CLONE_NEWCGROUP waits until the process is in its cgroup and the engine says GO (child.c). */
-  uint64_t flags = plan.clone_flags & ~(uint64_t)CLONE_NEWCGROUP;
+  /* CLONE_NEWCGROUP waits until the process is in its cgroup and the engine says GO (child.c);
+   * with --new-netns the helper is already in the container's network namespace, and the clone inherits it. */
+  uint64_t flags = plan.clone_flags & ~(uint64_t)CLONE_NEWCGROUP & ~(uint64_t)(opts->new_netns ? CLONE_NEWNET : 0);
   pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(flags | CLONE_PARENT) | SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid < 0) fail(&f, "clone", "%s", clone_flag_names(flags, names, sizeof names)), report_failure(&f), _exit(ENGINE_ERROR);
   if (pid == 0) {

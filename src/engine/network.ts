@@ -551,9 +551,18 @@ function conflistOf(state: EngineState, network: NetworkRow, attachment: Attachm
 function netnsFor(state: EngineState, request: NetworkAttachRequest): { path: string; pinned: boolean } {
   if (request.netnsPath !== undefined) return { path: request.netnsPath, pinned: false };
   if (request.pid === undefined) throw new EngineError('INVALID_ARGUMENT', `attach ${request.containerName} to a network: give the container's pid or its network namespace path`);
-  const target = path.join(netnsPinDir(state), request.containerId);
+  return { path: pinContainerNetns(state, request.containerId, request.pid), pinned: true };
+}
+
+/**
+ * Pins the network namespace of process `pid` as the container's (a bind
+ * mount under the run root), unless it is pinned already; returns the pin.
+ * The pin keeps the namespace, and CNI DEL's view of it, after the process.
+ */
+export function pinContainerNetns(state: EngineState, containerId: string, pid: number): string {
+  const target = path.join(netnsPinDir(state), containerId);
   if (!isMountPoint(target)) {
-    const source = `/proc/${request.pid}/ns/net`;
+    const source = `/proc/${pid}/ns/net`;
     state.explainer.step({
       topic: 'network',
       say: 'pin the container\'s network namespace with a bind mount, so it outlives the container\'s processes until CNI DEL has run',
@@ -561,7 +570,7 @@ function netnsFor(state: EngineState, request: NetworkAttachRequest): { path: st
     });
     pinNetns(source, target);
   }
-  return { path: target, pinned: true };
+  return target;
 }
 
 function isMountPoint(file: string): boolean {
@@ -809,6 +818,11 @@ function rewriteNetworkHosts(db: Database, row: NetworkRow, explainer: Explainer
     if (member.hostsFile !== null && rewriteContainerHosts(db, member.containerId, member.containerName, member.hostsFile, explainer)) rewritten++;
   }
   return rewritten;
+}
+
+/** Rewrites a container's hosts block from the networks it is on now (after its hosts file was written late). */
+export function refreshContainerHosts(state: EngineState, container: { containerId: string; containerName: string; hostsFile: string }): void {
+  rewriteContainerHosts(state.db(), container.containerId, container.containerName, container.hostsFile, state.explainer);
 }
 
 /** Rewrites one container's hosts block from all the networks it is on (an empty block when none is left). */

@@ -44,7 +44,7 @@ import {
 } from './container-fs.js';
 import { networkFlagsOf, parseDnsServers, publishedPorts, requestedOptions } from './container-options.js';
 import { createOciRuntime, startHook } from './container-runtime.js';
-import { connectContainer, detachNetworks, planRunNetwork } from './network.js';
+import { connectContainer, detachNetworks, pinContainerNetns, planRunNetwork, refreshContainerHosts } from './network.js';
 import { resolveImage } from './resolve-image.js';
 import { describeSeccompFilter, seccompCacheDir, seccompFilterFor } from './seccomp-cache.js';
 import { mergeRunMounts, parseRunMounts, prepareRunMounts, releaseContainerVolumes } from './volumes.js';
@@ -109,18 +109,36 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
   // The built-in runtime's launcher starts before the planning below: its helper
   // joins the container's (still empty) cgroup while this process plans.
   let early: Promise<PendingLaunch> | undefined;
+  // A new network namespace (none or a CNI network) under the built-in runtime: the launcher brings lo up itself (no loopback plugin process).
+  const loopbackUp = builtIn && (netPlan.mode === 'none' || netPlan.mode === 'cni') && mode.createOnly !== true;
+  const connect = (pid: number) => connectContainer(state, netPlan, { containerId: id, containerName: name, pid, hostsFile: bundle.hosts }, { loopbackUp }).then(() => undefined);
+  // With a CNI network the plugins attach the namespace the launcher's helper made while this process plans.
+  let attached: Promise<void> | undefined;
   try {
     if (builtIn && mode.createOnly !== true) {
       cgroup = createCgroupManager({ name: id, explainer, layout });
       await createCgroup(cgroup, {});
-      early = prepareLaunch({ stdio, terminal: request.tty === true, explainer, joinCgroup: cgroup.procsFiles() });
+      const newNetns = loopbackUp && shared === undefined;
+      early = prepareLaunch({ stdio, terminal: request.tty === true, explainer, joinCgroup: cgroup.procsFiles(), newNetns });
       early.catch(() => undefined); // awaited below, or aborted in the catch
+      if (newNetns && netPlan.mode === 'cni') {
+        attached = early
+          .then((launcher) => launcher.netnsHolder())
+          .then((holder) => {
+            // Pinned at once: the helper holding it exits once it has cloned the container.
+            pinContainerNetns(state, id, holder);
+            return connect(holder);
+          });
+        attached.catch(() => undefined); // awaited in onPid, or before the clean-up
+      }
     }
     createBundleDirs(bundle, explainer);
     mountRootfs(bundle, lowerDirs, explainer);
+    await turnOfTheLoop(); // the helper's NET line, if it is there: the network plugins start now
     // container:NAME: planned as a private namespace, then pointed at the other container's.
     const planned = { ...requested, ...(shared === undefined ? {} : { network: 'none', ...(shared.hostname === undefined ? {} : { hostname: shared.hostname }) }), containerId: id, name, imageConfig, rootfsPath: bundle.rootfs };
     const plannedSpec = planContainer(bundle, planned, layout, request, shared);
+    await turnOfTheLoop();
     // Volumes after the spec is known to be valid: made, filled from the image, recorded, merged into its mounts.
     const volumeMounts = prepareRunMounts(state, { containerId: id, rootfs: bundle.rootfs, imageConfig, parsed: volumeFlags });
     const withVolumes = mergeRunMounts(plannedSpec, volumeMounts, { privileged: requested.privileged === true });
@@ -128,9 +146,6 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
     ensureRootfsDir(bundle.rootfs, spec.process.cwd, explainer);
     writeEtcFiles(bundle, { hostname: spec.hostname ?? shortId(id), network: planned.network ?? 'bridge', dns: parseDnsServers(networkFlags.dns) }, explainer);
     writeConfig(bundle, builtIn ? spec : { ...spec, hooks: startHook(bundle, process.pid) }, explainer);
-    // A new network namespace (none or a CNI network) under the built-in runtime: the launcher brings lo up itself (no loopback plugin process).
-    const loopbackUp = builtIn && (netPlan.mode === 'none' || netPlan.mode === 'cni') && mode.createOnly !== true;
-    const connect = (pid: number) => connectContainer(state, netPlan, { containerId: id, containerName: name, pid, hostsFile: bundle.hosts }, { loopbackUp }).then(() => undefined);
     if (mode.createOnly === true) {
       // Prepared, not started: `start` mounts the root again and launches it under its monitor.
       unmountBelow(bundle.rootfs, explainer);
@@ -150,10 +165,14 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
       const group = cgroup;
       const launcher = await early;
       early = undefined;
+      const attaching = attached;
       const launched: LaunchedContainer = await launcher.launch(encodeLaunchPlan(plan), async (pid) => {
-        // Born in its cgroup (the helper had joined it): only the network is left to attach, and the pids limit.
+        // Born in its cgroup (the helper had joined it): the pids limit, and the network unless it is attached already.
         if (pids !== undefined) await group.set({ pids });
-        await connect(pid);
+        if (attaching === undefined) return connect(pid);
+        await attaching;
+        // Its plugins may have finished before the hosts file above was written.
+        refreshContainerHosts(state, { containerId: id, containerName: name, hostsFile: bundle.hosts });
       });
       started = { pid: launched.pid, exited: launched.exited, kill: (signal) => launched.kill(signal) };
     } else {
@@ -183,6 +202,8 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
   } catch (error) {
     // Planning failed after the launcher started: it gets no plan and ends (its helper leaves the cgroup by exiting).
     if (early !== undefined) await early.then((launcher) => launcher.abort()).catch(() => undefined);
+    // An attach still under way finishes (or fails) before DEL undoes it.
+    await attached?.catch(() => undefined);
     const status = execFailureStatus(error) ?? 125;
     const message = error instanceof Error ? error.message : String(error);
     try {
@@ -198,6 +219,11 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
   } finally {
     unsubscribe?.();
   }
+}
+
+/** Lets pending I/O callbacks run (a setImmediate turn), between synchronous planning steps. */
+function turnOfTheLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

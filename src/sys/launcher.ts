@@ -53,6 +53,12 @@ export interface LaunchContainerOptions {
    * ready, the kernel's wait on that first move overlaps the planning.
    */
   joinCgroup?: readonly string[];
+  /**
+   * The plan makes a new network namespace: the launcher's helper makes it at
+   * once and reports its own pid (`NET <pid>`), so that the network can be
+   * attached (PendingLaunch.netnsHolder) while the plan is still being made.
+   */
+  newNetns?: boolean;
 }
 
 /** A launcher started before its plan exists: launch() sends the plan; abort() ends it when planning failed. */
@@ -61,6 +67,12 @@ export interface PendingLaunch {
   launch(plan: Buffer, onPid?: LaunchContainerOptions['onPid']): Promise<LaunchedContainer>;
   /** Ends the launcher that never got a plan (idempotent; a no-op once launch was called). */
   abort(): Promise<void>;
+  /**
+   * With newNetns: the pid of the helper that holds the container's new
+   * network namespace (/proc/<pid>/ns/net) until it has cloned the container,
+   * i.e. until the plan is sent. Rejects when the launcher failed first.
+   */
+  netnsHolder(): Promise<number>;
 }
 
 export interface ContainerExit {
@@ -296,17 +308,29 @@ export async function prepareLaunch(options: LaunchContainerOptions = {}): Promi
   const file = options.launcherPath ?? nativeBinaryPath('didactic-launcher');
   const explainer = options.explainer ?? silentExplainer;
   const [stdin = 'inherit', stdout = 'inherit', stderr = 'inherit'] = options.stdio ?? [];
-  const args = [...(options.terminal === true ? ['--tty'] : []), ...(options.joinCgroup ?? []).flatMap((procs) => ['--join-cgroup', procs])];
+  const args = [
+    ...(options.terminal === true ? ['--tty'] : []),
+    ...(options.newNetns === true ? ['--new-netns'] : []),
+    ...(options.joinCgroup ?? []).flatMap((procs) => ['--join-cgroup', procs]),
+  ];
   const fds = plainFds([stdin, stdout, stderr]);
   const launcher = fds !== undefined ? startNative(file, args, fds, explainer) : await startWithChildProcess(file, args, [stdin, stdout, stderr], explainer);
+  // With --new-netns the helper's first line is NET <pid> (or ERR when it could not make the namespace).
+  const netns = options.newNetns === true ? readNetLine(launcher) : undefined;
+  netns?.catch(() => undefined); // handled by netnsHolder's caller or by launch
   let used = false;
   return {
     launch: (plan, onPid = options.onPid) => {
       if (used) return Promise.reject(new EngineError('INTERNAL', 'start container: this launcher was already given its plan'));
       used = true;
       launcher.sendPlan(plan);
-      return followLaunch(launcher, onPid).finally(() => launcher.release());
+      const ready = netns === undefined ? Promise.resolve() : netns.then(() => undefined, async (error: unknown) => {
+        await launcher.exited;
+        throw error;
+      });
+      return ready.then(() => followLaunch(launcher, onPid)).finally(() => launcher.release());
     },
+    netnsHolder: () => netns ?? Promise.reject(new EngineError('INTERNAL', 'start container: the launcher was not asked to make a network namespace')),
     abort: async () => {
       if (used) return;
       used = true;
@@ -315,6 +339,15 @@ export async function prepareLaunch(options: LaunchContainerOptions = {}): Promi
       launcher.release();
     },
   };
+}
+
+/** The helper's NET line: the pid holding the new network namespace. */
+async function readNetLine(launcher: LauncherProcess): Promise<number> {
+  const line = await launcher.lines.next();
+  if (line?.startsWith('NET ')) return Number(line.slice(4));
+  if (line?.startsWith('ERR ')) throw launchError(line);
+  const { status } = await launcher.exited;
+  throw new EngineError('INTERNAL', `start container: the launcher exited with status ${status} before making the network namespace`);
 }
 
 /** The launcher's side of the protocol after the plan was sent: PID, onPid, GO, then EOF or ERR. */

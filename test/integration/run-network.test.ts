@@ -310,6 +310,11 @@ describe('run on networks', { skip }, () => {
       assert.match(result.stderr, pattern);
     }
     for (const pattern of [/\/portmap <<</, /\/firewall <<</, /iptables/]) assert.doesNotMatch(result.stderr, pattern);
+    // The launcher's helper made the namespace first, and the container was cloned into it (no CLONE_NEWNET of its own).
+    const made = result.stderr.indexOf('unshare(CLONE_NEWNET)');
+    const clone = /clone\(([A-Z_|]+)\|CLONE_PARENT/.exec(result.stderr);
+    assert.ok(made >= 0 && clone !== null && made < clone.index, 'the namespace is made before the clone');
+    assert.doesNotMatch(clone[1]!, /CLONE_NEWNET/);
   });
 
   test('on the default network, containers without -p reach the gateway and each other, and add no iptables rule', { timeout: 60_000 }, async () => {
