@@ -6,13 +6,16 @@
  *   fd 5  explain lines, optional
  *   0-2   the container's stdio
  *
- * The launcher joins the namespaces given by path, clones the container's
- * first process into new ones, reports its pid, and then only forwards
- * signals to it and waits: the launcher exits with the container's status.
+ * In the foreground ([--tty] [--new-netns] [--join-cgroup FILE]...) a helper
+ * it forks makes the network namespace (--new-netns), joins the container's
+ * cgroups, reads the plan, joins the namespaces given by path and clones the
+ * container's first process into new ones as the launcher's child, then
+ * exits (run_helper below). The launcher reports the pid, and then only
+ * forwards signals to it and waits: it exits with the container's status.
  *
- * With --tty as its only argument the container's first process gets a
- * pseudo-terminal (console.h) and the launcher relays between it and its own
- * fd 0 and 1 instead of passing its stdio on.
+ * With --tty the container's first process gets a pseudo-terminal
+ * (console.h) and the launcher relays between it and its own fd 0 and 1
+ * instead of passing its stdio on.
  *
  * With --detach (monitor.h) the launcher forks a monitor that outlives the
  * engine, owns the container's stdio and restarts it; the launcher exits at once.

@@ -1,7 +1,8 @@
 /*
  * How the launcher talks back to the engine.
  *
- *   sync fd (4)     "PID <n>\n" from the parent once the child exists; "GO\n" from
+ *   sync fd (4)     "NET <n>\n" first from the helper that made the network namespace
+ *                   (--new-netns); "PID <n>\n" from the parent once the child exists; "GO\n" from
  *                   the engine to the child; "ERR <errno> <step> <detail>\n" from
  *                   whichever side fails. Close-on-exec: a successful execve closes
  *                   it, so the engine reads EOF and knows the container started.

@@ -3,14 +3,18 @@
  *
  * The launcher gets the encoded launch plan on fd 3 and talks on fd 4:
  *
+ *   launcher -> engine   NET <pid>   (--new-netns only, first: that process holds the new network namespace)
  *   launcher -> engine   PID <host pid of the container's first process>
- *   engine   -> launcher GO          (after onPid: cgroups, later the network)
+ *   engine   -> launcher GO          (after onPid: the pids limit, the network)
  *   launcher -> engine   ERR <errno> <step> <detail>   (a failure before execve)
  *   EOF                  the container's command is running (fd 4 is close-on-exec)
  *
  * fd 5 carries explain lines ("topic<TAB>words<TAB>call") when an explainer is
  * enabled. The launcher stays the parent of the container's first process,
  * forwards SIGINT/TERM/HUP/QUIT/USR1/USR2 to it and exits with its status.
+ * A helper it forks first joins the container's cgroups (--join-cgroup), makes
+ * the network namespace (--new-netns), reads the plan and clones the first
+ * process as the launcher's child, so that it is born in both.
  *
  * With `terminal` (run -t) the launcher runs as `didactic-launcher --tty`: the
  * container gets a pseudo-terminal made in its own devpts, and the launcher
