@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { EngineError, shortId } from '../common/index.js';
 import { containers, type ContainerRecord } from '../db/index.js';
-import { createCgroupManager, detectCgroupLayout, encodeLaunchPlan, planLaunch, type CgroupManagerWithParent } from '../runtime/index.js';
+import { createCgroupManager, createContainerCgroup, detectCgroupLayout, encodeLaunchPlan, planLaunch, type CgroupManagerWithParent } from '../runtime/index.js';
 import type { Spec } from '../spec/index.js';
 import { seccompCacheDir, seccompFilterFor } from './seccomp-cache.js';
 import { checkRestartPolicy, execFailureStatus, isMonitorAlive, readMonitorPid, requestMonitorStop, startDetached } from '../sys/index.js';
@@ -110,7 +110,7 @@ export async function startDetachedContainer(state: EngineState, record: Contain
     }
     const layout = detectCgroupLayout();
     cgroup = createCgroupManager({ name: id, explainer, layout });
-    await createCgroup(cgroup, spec.linux.resources);
+    await createContainerCgroup(cgroup, spec.linux.resources);
     const seccompFilter = launchSpec.linux.seccomp === undefined ? undefined : seccompFilterFor(launchSpec.linux.seccomp, seccompCacheDir(state.paths.runRoot)).program;
     const plan = encodeLaunchPlan(planLaunch(launchSpec, { rootfs: bundle.rootfs, cgroupLayout: layout, ...(seccompFilter === undefined ? {} : { seccompFilter }) }));
     const group = cgroup;
@@ -160,17 +160,6 @@ export async function startDetachedContainer(state: EngineState, record: Contain
   }
 }
 
-async function createCgroup(cgroup: CgroupManagerWithParent, resources: Spec['linux']['resources']): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await cgroup.create(resources);
-      return;
-    } catch (error) {
-      // A concurrent cleanup may remove the shared parent between our two mkdirs.
-      if (attempt >= 3 || !/ENOENT/.test(String((error as Error)?.message) + String(((error as Error)?.cause as Error | undefined)?.message))) throw error;
-    }
-  }
-}
 
 /** --network container:NAME: the other container's namespace now (its pid may differ from the one at create). */
 function withSharedNetwork(state: EngineState, spec: Spec, network: string): Spec {

@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EngineError, newContainerId, randomName, shortId, type Explainer } from '../common/index.js';
 import { containers, type Database } from '../db/index.js';
-import { createCgroupManager, DEFAULT_CGROUP_PARENT, detectCgroupLayout, encodeLaunchPlan, planLaunch, type CgroupLayout, type CgroupManagerWithParent } from '../runtime/index.js';
+import { createCgroupManager, createContainerCgroup, DEFAULT_CGROUP_PARENT, detectCgroupLayout, encodeLaunchPlan, planLaunch, type CgroupLayout, type CgroupManagerWithParent } from '../runtime/index.js';
 import { maskToCaps, planSpec, type ImageRunConfig, type PlanContext, type Spec } from '../spec/index.js';
 import { execFailureStatus, prepareLaunch, type LaunchedContainer, type PendingLaunch } from '../sys/index.js';
 import {
@@ -114,21 +114,21 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
   const connect = (pid: number) => connectContainer(state, netPlan, { containerId: id, containerName: name, pid, hostsFile: bundle.hosts }, { loopbackUp }).then(() => undefined);
   // With a CNI network the plugins attach the namespace the launcher's helper made while this process plans.
   let attached: Promise<void> | undefined;
+  let pinned: Promise<unknown> | undefined;
   try {
     if (builtIn && mode.createOnly !== true) {
       cgroup = createCgroupManager({ name: id, explainer, layout });
-      await createCgroup(cgroup, {});
+      await createContainerCgroup(cgroup);
       const newNetns = loopbackUp && shared === undefined;
       early = prepareLaunch({ stdio, terminal: request.tty === true, explainer, joinCgroup: cgroup.procsFiles(), newNetns });
       early.catch(() => undefined); // awaited below, or aborted in the catch
       if (newNetns && netPlan.mode === 'cni') {
-        attached = early
-          .then((launcher) => launcher.netnsHolder())
-          .then((holder) => {
-            // Pinned at once: the helper holding it exits once it has cloned the container.
-            pinContainerNetns(state, id, holder);
-            return connect(holder);
-          });
+        // Pinned at once, and before the plan goes out: the helper holding the
+        // namespace exits once it has cloned the container.
+        const holder = early.then((launcher) => launcher.netnsHolder());
+        pinned = holder.then((pid) => pinContainerNetns(state, id, pid));
+        attached = Promise.all([holder, pinned]).then(([pid]) => connect(pid));
+        pinned.catch(() => undefined); // awaited before the launch
         attached.catch(() => undefined); // awaited in onPid, or before the clean-up
       }
     }
@@ -164,6 +164,7 @@ export async function runContainer(state: EngineState, request: RunRequest, mode
       const plan = planLaunch(spec, { rootfs: bundle.rootfs, cgroupLayout: layout, loopbackUp, ...(seccompFilter === undefined ? {} : { seccompFilter }) });
       const group = cgroup;
       const launcher = await early;
+      await pinned;
       early = undefined;
       const attaching = attached;
       const launched: LaunchedContainer = await launcher.launch(encodeLaunchPlan(plan), async (pid) => {
@@ -226,27 +227,6 @@ function turnOfTheLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/**
- * Creates the container's cgroup. Another engine process cleaning up may
- * remove the shared, empty parent group between our mkdir of the parent and
- * of the child (ENOENT): then simply try again.
- */
-async function createCgroup(cgroup: CgroupManagerWithParent, resources: Parameters<CgroupManagerWithParent['create']>[0]): Promise<{ warnings: string[] }> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await cgroup.create(resources);
-    } catch (error) {
-      if (attempt >= 3 || !hasErrorCode(error, 'ENOENT')) throw error;
-    }
-  }
-}
-
-function hasErrorCode(error: unknown, code: string): boolean {
-  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    if ((e as NodeJS.ErrnoException).code === code) return true;
-  }
-  return false;
-}
 
 /** The `config` object of an image's config JSON (Docker's defaults when absent). */
 function imageRunConfig(configText: string): ImageRunConfig {

@@ -295,46 +295,82 @@ export const TAGS = {
   ENV: 20, SECCOMP: 21, LOOPBACK_UP: 22,
 } as const;
 
-function record(tag: number, numbers: readonly (number | bigint)[], strings: readonly string[] = []): Buffer {
-  const parts = [Buffer.alloc(8 + numbers.length * 8)];
-  numbers.forEach((n, i) => parts[0]!.writeBigUInt64LE(BigInt.asUintN(64, BigInt(n)), 8 + i * 8));
-  for (const s of strings) parts.push(Buffer.from(s + '\0', 'utf8'));
-  const out = Buffer.concat(parts);
-  out.writeUInt32LE(tag, 0);
-  out.writeUInt32LE(out.length - 8, 4);
-  return out;
-}
+/**
+ * Writes records into one buffer, grown by doubling: a plan is some hundred
+ * records, and a Buffer per record and per string, concatenated, cost a run
+ * a few milliseconds of a cold process.
+ */
+class PlanWriter {
+  private buffer = Buffer.allocUnsafe(16384);
+  private length = 0;
 
-function rawRecord(tag: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32LE(tag, 0);
-  head.writeUInt32LE(payload.length, 4);
-  return Buffer.concat([head, payload]);
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < this.length + bytes) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
+  }
+
+  /** tag, payload length, then each number as a u64 (two's complement for negatives), then each string NUL-terminated. */
+  push(tag: number, numbers: readonly (number | bigint)[], strings: readonly string[] = []): void {
+    let payload = numbers.length * 8;
+    for (const s of strings) payload += Buffer.byteLength(s, 'utf8') + 1;
+    this.reserve(8 + payload);
+    const start = this.length;
+    this.buffer.writeUInt32LE(tag, start);
+    this.buffer.writeUInt32LE(payload, start + 4);
+    let at = start + 8;
+    for (const n of numbers) {
+      this.buffer.writeBigUInt64LE(BigInt.asUintN(64, BigInt(n)), at);
+      at += 8;
+    }
+    for (const s of strings) {
+      at += this.buffer.write(s, at, 'utf8');
+      this.buffer[at++] = 0;
+    }
+    this.length = at;
+  }
+
+  pushRaw(tag: number, payload: Buffer): void {
+    this.reserve(8 + payload.length);
+    this.buffer.writeUInt32LE(tag, this.length);
+    this.buffer.writeUInt32LE(payload.length, this.length + 4);
+    payload.copy(this.buffer, this.length + 8);
+    this.length += 8 + payload.length;
+  }
+
+  finish(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
 }
 
 /** The plan as the launcher reads it from fd 3. */
 export function encodeLaunchPlan(plan: LaunchPlan): Buffer {
-  const out: Buffer[] = [record(TAGS.MAGIC, [], [LAUNCH_PLAN_MAGIC]), record(TAGS.CLONE, [plan.cloneFlags])];
-  for (const ns of plan.joinNamespaces) out.push(record(TAGS.JOIN_NS, [ns.flag], [ns.path]));
-  out.push(record(TAGS.ROOTFS, [plan.rootfsPropagation, plan.rootfsReadonly ? 1 : 0], [plan.rootfs]));
-  if (plan.hostname !== undefined) out.push(record(TAGS.HOSTNAME, [], [plan.hostname]));
-  for (const m of plan.mounts) out.push(record(TAGS.MOUNT, [m.flags, m.propagation], [m.source, m.target, m.fstype, m.data]));
-  for (const d of plan.devices) out.push(record(TAGS.DEVICE, [d.mode, d.major, d.minor, d.uid, d.gid], [d.path]));
-  for (const [link, target] of plan.links) out.push(record(TAGS.SYMLINK, [], [target, link]));
-  for (const p of plan.maskedPaths) out.push(record(TAGS.MASK, [], [p]));
-  for (const p of plan.readonlyPaths) out.push(record(TAGS.READONLY, [], [p]));
-  for (const s of plan.sysctls) out.push(record(TAGS.SYSCTL, [], [s.path, s.value]));
-  out.push(record(TAGS.USER, [plan.uid, plan.gid, plan.umask]));
-  if (plan.additionalGids.length > 0) out.push(record(TAGS.GROUPS, plan.additionalGids));
+  const w = new PlanWriter();
+  w.push(TAGS.MAGIC, [], [LAUNCH_PLAN_MAGIC]);
+  w.push(TAGS.CLONE, [plan.cloneFlags]);
+  for (const ns of plan.joinNamespaces) w.push(TAGS.JOIN_NS, [ns.flag], [ns.path]);
+  w.push(TAGS.ROOTFS, [plan.rootfsPropagation, plan.rootfsReadonly ? 1 : 0], [plan.rootfs]);
+  if (plan.hostname !== undefined) w.push(TAGS.HOSTNAME, [], [plan.hostname]);
+  for (const m of plan.mounts) w.push(TAGS.MOUNT, [m.flags, m.propagation], [m.source, m.target, m.fstype, m.data]);
+  for (const d of plan.devices) w.push(TAGS.DEVICE, [d.mode, d.major, d.minor, d.uid, d.gid], [d.path]);
+  for (const [link, target] of plan.links) w.push(TAGS.SYMLINK, [], [target, link]);
+  for (const p of plan.maskedPaths) w.push(TAGS.MASK, [], [p]);
+  for (const p of plan.readonlyPaths) w.push(TAGS.READONLY, [], [p]);
+  for (const s of plan.sysctls) w.push(TAGS.SYSCTL, [], [s.path, s.value]);
+  w.push(TAGS.USER, [plan.uid, plan.gid, plan.umask]);
+  if (plan.additionalGids.length > 0) w.push(TAGS.GROUPS, plan.additionalGids);
   const c = plan.capabilities;
-  if (c !== undefined) out.push(record(TAGS.CAPS, [c.bounding, c.effective, c.permitted, c.inheritable, c.ambient]));
-  if (plan.noNewPrivileges) out.push(record(TAGS.NO_NEW_PRIVS, []));
-  for (const r of plan.rlimits) out.push(record(TAGS.RLIMIT, [r.resource, r.soft, r.hard]));
-  if (plan.oomScoreAdj !== undefined) out.push(record(TAGS.OOM_SCORE_ADJ, [plan.oomScoreAdj]));
-  out.push(record(TAGS.CWD, [], [plan.cwd]));
-  for (const arg of plan.args) out.push(record(TAGS.ARG, [], [arg]));
-  for (const entry of plan.env) out.push(record(TAGS.ENV, [], [entry]));
-  if (plan.seccompFilter !== undefined) out.push(rawRecord(TAGS.SECCOMP, plan.seccompFilter));
-  if (plan.loopbackUp === true) out.push(record(TAGS.LOOPBACK_UP, []));
-  return Buffer.concat(out);
+  if (c !== undefined) w.push(TAGS.CAPS, [c.bounding, c.effective, c.permitted, c.inheritable, c.ambient]);
+  if (plan.noNewPrivileges) w.push(TAGS.NO_NEW_PRIVS, []);
+  for (const r of plan.rlimits) w.push(TAGS.RLIMIT, [r.resource, r.soft, r.hard]);
+  if (plan.oomScoreAdj !== undefined) w.push(TAGS.OOM_SCORE_ADJ, [plan.oomScoreAdj]);
+  w.push(TAGS.CWD, [], [plan.cwd]);
+  for (const arg of plan.args) w.push(TAGS.ARG, [], [arg]);
+  for (const entry of plan.env) w.push(TAGS.ENV, [], [entry]);
+  if (plan.seccompFilter !== undefined) w.pushRaw(TAGS.SECCOMP, plan.seccompFilter);
+  if (plan.loopbackUp === true) w.push(TAGS.LOOPBACK_UP, []);
+  return w.finish();
 }

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { EngineError, type Explainer } from '../../common/index.js';
 import { DEFAULT_CGROUP_ROOT, detectCgroupLayout } from './detect.js';
-import type { CgroupLayout, CgroupManager } from './types.js';
+import type { CgroupLayout, CgroupManager, CgroupReport, CgroupResources } from './types.js';
 import { V1CgroupManager } from './v1.js';
 import { V2CgroupManager } from './v2.js';
 
@@ -39,6 +39,29 @@ export type CgroupManagerWithParent = CgroupManager & {
   /** Removes the parent group (in every hierarchy) if no container group is left in it. */
   removeParentIfEmpty(): Promise<boolean>;
 };
+
+/**
+ * Creates a container's group. Another engine process cleaning up may
+ * remove the shared, empty parent group between our mkdir of the parent and
+ * of the child (ENOENT), or while we read its files (ENODEV: a group being
+ * removed): then simply try again, up to three times.
+ */
+export async function createContainerCgroup(cgroup: CgroupManager, resources: CgroupResources = {}): Promise<CgroupReport> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await cgroup.create(resources);
+    } catch (error) {
+      if (attempt >= 3 || !hasErrnoCode(error, ['ENOENT', 'ENODEV'])) throw error;
+    }
+  }
+}
+
+function hasErrnoCode(error: unknown, codes: readonly string[]): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (codes.includes((e as NodeJS.ErrnoException).code ?? '')) return true;
+  }
+  return false;
+}
 
 export function createCgroupManager(options: CreateCgroupManagerOptions): CgroupManagerWithParent {
   const layout = options.layout ?? detectCgroupLayout(undefined, options.fsRoot ?? DEFAULT_CGROUP_ROOT);
