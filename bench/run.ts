@@ -177,6 +177,11 @@ function report(bench: Bench, rounds: number, loadBefore: string, loadAfter: str
   goal('issue 4 goal: ours (--network none) <= 1.6x node -e 0', ratio(oursNone, floor), 1.6);
   goal('issue 4 goal: ours (default network) <= 1.6x node -e 0', ratio(oursDefault, floor), 1.6);
   goal('issue 6 goal: ours (default) <= 0.4x podman (default)', ratio(oursDefault, podmanFor['default']), 0.4);
+  const plainFloor = median('node -e 0, without NODE_EXTRA_CA_CERTS');
+  const plainOurs = median('ours --network none, without NODE_EXTRA_CA_CERTS');
+  if (plainFloor !== undefined && plainOurs !== undefined) {
+    lines.push(`note: NODE_EXTRA_CA_CERTS is set here; without it node -e 0 takes ${plainFloor.toFixed(1)} ms and ours (--network none) ${(plainOurs / plainFloor).toFixed(2)}x that`);
+  }
   console.log(lines.join('\n'));
 }
 
@@ -207,6 +212,16 @@ async function main(): Promise<void> {
     // The CLI's own start (no engine work): what is left of ours above it is the container.
     const cliStart: Contender = { name: 'didactic-container version (CLI start)', network: 'floor', command: process.execPath, args: () => [BIN, 'version'], samples: [], failures: 0 };
     bench.contenders.push(node, cliStart, oursDefault, oursNone);
+    // NODE_EXTRA_CA_CERTS makes every Node process parse that bundle at start
+    // (on these machines ~85 ms of node -e 0's 130): the same two rows without
+    // it show the floor and our share as most machines have them.
+    if (process.env['NODE_EXTRA_CA_CERTS'] !== undefined) {
+      const { NODE_EXTRA_CA_CERTS: _dropped, ...plainEnv } = process.env;
+      bench.contenders.push(
+        { ...node, name: 'node -e 0, without NODE_EXTRA_CA_CERTS', env: plainEnv, samples: [] },
+        { ...oursNone, name: 'ours --network none, without NODE_EXTRA_CA_CERTS', network: 'floor', env: plainEnv, samples: [] },
+      );
+    }
 
     const runc: Contender = { name: 'runc run (same spec, plain rootfs dir)', network: 'none', command: 'runc', args: () => [], samples: [], failures: 0 };
     bench.contenders.push(runc);
