@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { pushWithSkopeo } from '../test/helpers/images.js';
 import { startRegistry } from '../test/helpers/registry.js';
 import { removeBridgeRules, unmountBelow } from '../test/helpers/tmp-root.js';
+import { parseIptablesSave, planIdleChainRemoval, renderRestoreScript } from '../src/network/index.js';
 
 export const TREE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DOCKER = '/usr/bin/docker'; // Debian's client; /usr/local/bin may hold another one
@@ -303,6 +304,13 @@ export interface HostBefore {
   cgroups: Set<string>;
   podmanIpam: boolean;
   dockerOutside: string[];
+  /** Whether the CNI plugins' shared chains (CNI-FORWARD...) were there: podman's CNI firewall plugin makes them and no plugin removes them. */
+  cniChains: boolean;
+}
+
+function iptablesSave(): string {
+  const saved = run('iptables-save', []);
+  return saved.status === 0 ? saved.stdout : '';
 }
 
 export function hostBefore(): HostBefore {
@@ -311,6 +319,7 @@ export function hostBefore(): HostBefore {
     cgroups: cgroupTops(),
     podmanIpam: fs.existsSync(PODMAN_IPAM),
     dockerOutside: DOCKER_OUTSIDE.filter((file) => fs.existsSync(file)),
+    cniChains: /^:CNI-/m.test(iptablesSave()),
   };
 }
 
@@ -330,6 +339,10 @@ export async function cleanUp(bench: PeerBench, before: HostBefore): Promise<voi
   // podman's host-local IPAM store for its default network, when this run made it and holds no address.
   if (!before.podmanIpam && safeList(PODMAN_IPAM).every((name) => name === 'lock' || name.startsWith('last_reserved_ip'))) {
     fs.rmSync(PODMAN_IPAM, { recursive: true, force: true });
+  }
+  // The CNI plugins' shared chains, when this run made them and they hold nothing but their own jumps.
+  if (!before.cniChains) {
+    for (const script of planIdleChainRemoval(parseIptablesSave(iptablesSave()))) run('iptables-restore', ['--noflush', '-w'], process.env, Buffer.from(renderRestoreScript(script)));
   }
   // Directories only when nothing but empty directories is left in them (/run/docker/plugins, /run/containerd/s).
   for (const file of DOCKER_OUTSIDE) if (!before.dockerOutside.includes(file) && fs.existsSync(file) && onlyEmptyDirs(file)) fs.rmSync(file, { recursive: true, force: true });
