@@ -112,8 +112,14 @@ function checksum(data) {
 
 /** The cache's bytecode when it was made for this bundle and is intact; anything else is no cache. */
 function readCache(file, stamp) {
+  let fd;
   try {
-    const data = fs.readFileSync(file);
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    // Bytecode runs as this user (root, for the engine): only a file this user
+    // wrote and nobody else can change is trusted.
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.uid !== process.geteuid() || (st.mode & 0o022) !== 0) return undefined;
+    const data = fs.readFileSync(fd);
     const end = data.indexOf(10);
     if (end < 0 || data.toString('latin1', 0, stamp.length) !== stamp) return undefined;
     const bytecode = data.subarray(end + 1);
@@ -121,6 +127,8 @@ function readCache(file, stamp) {
     return sum !== undefined && data.toString('latin1', stamp.length, end) === sum ? bytecode : undefined;
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 

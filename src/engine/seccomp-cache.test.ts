@@ -96,3 +96,20 @@ describe('seccomp filter cache', () => {
     assert.deepEqual(fs.readdirSync(path.dirname(dir)), ['seccomp'], 'no temp file left beside it');
   });
 });
+
+describe('seccomp filter cache: whose file it is', () => {
+  it('ignores a cache file that others can write, and a symlink in its place', () => {
+    const dir = cacheDir();
+    seccompFilterFor(small, dir);
+    const file = onlyFile(dir);
+    fs.chmodSync(file, 0o666);
+    assert.equal(seccompFilterFor(small, dir).cached, false, 'a world-writable file is not trusted');
+    assert.equal(seccompFilterFor(small, dir).cached, true, 'and it was replaced by a private one');
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    const elsewhere = path.join(path.dirname(dir), 'elsewhere.bpf');
+    fs.renameSync(file, elsewhere);
+    fs.symlinkSync(elsewhere, file);
+    assert.equal(seccompFilterFor(small, dir).cached, false, 'a symlink is not followed');
+    assert.equal(fs.lstatSync(file).isSymbolicLink(), false, 'the link was replaced by a file');
+  });
+});

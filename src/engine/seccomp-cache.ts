@@ -15,7 +15,9 @@
  * The hash only names the file; a hit is the stored JSON equal to the
  * section's own, so a collision or a damaged file can only cost a compile,
  * never install another container's filter. Files are written to a temp
- * name and renamed: a reader sees a whole file or none.
+ * name and renamed: a reader sees a whole file or none. A file is used only
+ * when it is this user's and writable by nobody else (a symlink is not
+ * followed): what it holds is installed as the container's filter.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,10 +40,17 @@ function nameHash(text: string): string {
 /** The stored program for exactly this section, or undefined. */
 function readCached(file: string, json: Buffer): Buffer | undefined {
   let data: Buffer;
+  let fd: number | undefined;
   try {
-    data = fs.readFileSync(file);
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    // The filter is installed as read: only a file this user wrote and nobody else can change is one.
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile() || stat.uid !== process.geteuid?.() || (stat.mode & 0o022) !== 0) return undefined;
+    data = fs.readFileSync(fd);
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
   if (data.length < HEADER) return undefined;
   const length = data.readUInt32LE(0);

@@ -161,6 +161,30 @@ test('a damaged or truncated cache is ignored and replaced, the command unaffect
   }
 });
 
+test('a cache file others can write, or a symlink in its place, is not run: it is replaced', { skip }, () => {
+  const copy = copyOfCli();
+  try {
+    const expected = cli(copy.bin, ['version']);
+    assert.equal(expected.status, 0, expected.stderr);
+    const file = path.join(copy.cacheDir, 'version.bin');
+    const inode = () => fs.lstatSync(file).ino;
+    // An intact cache, but writable by the group: it could have been changed by someone else.
+    fs.chmodSync(file, 0o664);
+    const before = inode();
+    assert.deepEqual(cli(copy.bin, ['version']), expected);
+    assert.notEqual(inode(), before, 'a group-writable cache was used instead of replaced');
+    assert.equal(fs.statSync(file).mode & 0o022, 0);
+    // The same bytes behind a symlink.
+    const elsewhere = path.join(copy.dir, 'elsewhere.bin');
+    fs.renameSync(file, elsewhere);
+    fs.symlinkSync(elsewhere, file);
+    assert.deepEqual(cli(copy.bin, ['version']), expected);
+    assert.equal(fs.lstatSync(file).isSymbolicLink(), false, 'the symlink was followed instead of replaced');
+  } finally {
+    copy.cleanup();
+  }
+});
+
 test('a user who cannot write beside the bundle runs without a cache', { skip: skip || (process.getuid?.() !== 0 ? 'needs root (runs the CLI as nobody)' : false) }, () => {
   const copy = copyOfCli();
   try {
