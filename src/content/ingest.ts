@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { createHash, type Hash } from 'node:crypto';
 import { EngineError, acquireLock, digestHex, type Digest, type FileLock } from '../common/index.js';
 import type { BlobInfo, Ingest, OpenIngestOptions } from './types.js';
@@ -55,7 +56,7 @@ export async function openIngest(
       const size = fs.statSync(finalPath).size;
       // Someone finished it; what is left in ingest/ is of no use.
       removeIngestFiles(dir, lock);
-      return existingIngest(digest, expectedSize, size);
+      return existingIngest(digest, expectedSize, size, finalPath);
     }
     return resumeOrStart(dir, finalPath, digest, expectedSize, lock);
   } catch (error) {
@@ -64,7 +65,7 @@ export async function openIngest(
   }
 }
 
-function existingIngest(digest: Digest, expectedSize: number | undefined, size: number): Ingest {
+function existingIngest(digest: Digest, expectedSize: number | undefined, size: number, finalPath: string): Ingest {
   return {
     digest,
     expectedSize,
@@ -73,6 +74,7 @@ function existingIngest(digest: Digest, expectedSize: number | undefined, size: 
     write() {
       throw new EngineError('FAILED_PRECONDITION', `ingest ${digest}: blob already stored`);
     },
+    readWritten: () => fs.createReadStream(finalPath),
     reset() {},
     async commit() {
       return { digest, size };
@@ -147,6 +149,11 @@ function resumeOrStart(
       }
       hash.update(chunk);
       offset += chunk.length;
+    },
+    readWritten() {
+      ensureOpen();
+      // Positional writes go on beside this reader; it stops at today's offset.
+      return offset === 0 ? Readable.from([]) : fs.createReadStream(dataPath, { start: 0, end: offset - 1 });
     },
     reset() {
       ensureOpen();

@@ -7,6 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { isEngineError, resolvePaths, sha256Digest, type Digest } from '../common/index.js';
 import { createContentStore } from './index.js';
 
+async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
 function tmpStore(t: { after(fn: () => void): void }) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dc-content-'));
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -65,6 +71,8 @@ test('an interrupted ingest resumes at its offset and commits the whole blob', a
   // A new store object (as a new process would have) sees the partial.
   const again = await createContentStore(paths).openIngest(digest, bytes.length);
   assert.equal(again.offset, 123_456);
+  // What is on disk reads back as it was written (a resumed pull unpacks it first).
+  assert.deepEqual(await readAll(again.readWritten()), bytes.subarray(0, 123_456));
   again.write(bytes.subarray(again.offset));
   const info = await again.commit();
   assert.deepEqual(info, { digest, size: bytes.length });

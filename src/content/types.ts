@@ -4,6 +4,7 @@
  * appended to `ingest/<hex>/data`, and only `commit()` (size + sha256
  * verified, fsync, rename) makes them visible under `blobs/sha256/<hex>`.
  */
+import type { Readable } from 'node:stream';
 import type { Digest } from '../common/index.js';
 
 export interface BlobInfo {
@@ -36,6 +37,11 @@ export interface Ingest {
   readonly alreadyExists: boolean;
   /** Appends bytes (synchronously). Throws INTEGRITY when the blob grows beyond expectedSize. */
   write(chunk: Uint8Array): void;
+  /**
+   * The first `offset` bytes read back from disk (the whole blob when it was
+   * already stored), e.g. to unpack a resumed download from its start.
+   */
+  readWritten(): Readable;
   /** Starts over from zero bytes, e.g. when the server ignored a Range request. */
   reset(): void;
   /**

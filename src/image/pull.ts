@@ -1,16 +1,18 @@
 /**
  * The pull walk: reference -> manifest (choosing a platform from an index) ->
  * config -> layers. Blobs go through the content store (ingest, verify,
- * rename; partial downloads resume with a Range request), layers are unpacked
- * by the layer store and appear only once their diff id verified. Recording
+ * rename; partial downloads resume with a Range request), each layer is
+ * unpacked by the layer store while its blob downloads and appears only once
+ * both its diff id and the blob's digest verified. Recording
  * the image in the database is the caller's (the engine's) job, done only
  * when everything here succeeded.
  */
 import fs from 'node:fs';
+import { PassThrough, type Readable } from 'node:stream';
 import { EngineError, ignoreProgress, type Digest, type ProgressSink } from '../common/index.js';
-import type { ContentStore } from '../content/index.js';
+import type { ContentStore, Ingest } from '../content/index.js';
 import type { RegistryClient } from '../registry/index.js';
-import { chainIds, type LayerStore } from '../snapshot/index.js';
+import { chainIds, type LayerStore, type UnpackResult } from '../snapshot/index.js';
 import { parseImageConfig, parseManifest, type Descriptor, type ImageConfig, type ImageManifest } from './manifest.js';
 import { choosePlatform, hostPlatform, parsePlatform } from './platform.js';
 import { formatReference, fullName, parseReference, type ImageReference } from './reference.js';
@@ -128,14 +130,29 @@ async function walk(deps: PullDeps, input: string, options: PullWalkOptions): Pr
     }
     const blobDigest = blob.digest as Digest;
     const hadBlob = deps.content.has(blobDigest);
-    downloadedBytes += await downloadBlob(deps, ref, blob, controller.signal, progress);
-    const total = deps.content.info(blobDigest).size;
-    let result: Awaited<ReturnType<LayerStore['unpackInto']>>;
-    try {
-      result = await deps.layers.unpackInto(chainId, fs.createReadStream(deps.content.blobPath(blobDigest)), diffIds[index]!, {
+    // Extract events follow the blob's download (as a reader of the events expects); the unpack
+    // itself starts with the first bytes.
+    let downloading = true;
+    let extracted = 0;
+    const showExtract = () => progress({ kind: 'extract', digest: blob.digest, current: extracted, total: blob.size });
+    const unpack: Unpack = (input, beforeCommit) =>
+      deps.layers.unpackInto(chainId, input, diffIds[index]!, {
         what: `layer ${blob.digest}`,
-        onProgress: (bytesIn: number) => progress({ kind: 'extract', digest: blob.digest, current: bytesIn, total }),
+        onProgress: (bytesIn: number) => {
+          extracted = bytesIn;
+          if (!downloading) showExtract();
+        },
+        ...(beforeCommit === undefined ? {} : { beforeCommit }),
       });
+    const downloaded = () => {
+      downloading = false;
+      if (extracted > 0) showExtract();
+    };
+    let result: UnpackResult;
+    try {
+      const pulled = await downloadAndUnpack(deps, ref, blob, unpack, { signal: controller.signal, progress, downloaded });
+      downloadedBytes += pulled.received;
+      result = pulled.result;
     } catch (error) {
       // A layer refused for its content (bad diff id, hostile entries, corrupt data) leaves nothing
       // behind: its blob goes too, unless it was in the store before this pull.
@@ -216,35 +233,110 @@ async function fetchSmallBlob(deps: PullDeps, ref: ImageReference, descriptor: D
   return bytes;
 }
 
+type Unpack = (input: Readable, beforeCommit?: () => Promise<void>) => Promise<UnpackResult>;
+
+interface DownloadOptions {
+  signal: AbortSignal;
+  progress: ProgressSink;
+  /** Called once every byte of the blob is on disk (as its verification starts). */
+  downloaded(): void;
+}
+
 /**
- * Downloads one blob into the content store, resuming a partial download left
- * by an earlier attempt. Returns the bytes that came over the network.
+ * Downloads one layer blob into the content store and unpacks it as the bytes
+ * arrive; a resumed download first replays the bytes already on disk. The
+ * layer gets its final name only once the blob verified too. A blob already
+ * stored is unpacked from its file. Returns the bytes that came over the
+ * network and what the unpack found.
  */
-async function downloadBlob(deps: PullDeps, ref: ImageReference, blob: Descriptor, signal: AbortSignal, progress: ProgressSink): Promise<number> {
+async function downloadAndUnpack(
+  deps: PullDeps,
+  ref: ImageReference,
+  blob: Descriptor,
+  unpack: Unpack,
+  options: DownloadOptions,
+): Promise<{ received: number; result: UnpackResult }> {
   const digest = blob.digest as Digest;
-  if (deps.content.has(digest)) return 0;
-  const ingest = await deps.content.openIngest(digest, blob.size, { signal });
-  if (ingest.alreadyExists) return 0;
+  const ingest = deps.content.has(digest) ? undefined : await deps.content.openIngest(digest, blob.size, { signal: options.signal });
+  if (ingest === undefined || ingest.alreadyExists) {
+    options.downloaded();
+    return { received: 0, result: await unpack(fs.createReadStream(deps.content.blobPath(digest))) };
+  }
+  // A few MB of slack, so that neither side waits on the other's every chunk.
+  const feed = new PassThrough({ highWaterMark: 4 << 20 });
+  const download = downloadBlob(deps, ref, blob, ingest, feed, options);
+  const unpacked = unpack(feed, async () => {
+    await download;
+  });
+  // An unpack that stopped early (bad data) or never started reading takes no more bytes.
+  unpacked.then(
+    () => feed.destroy(),
+    () => feed.destroy(),
+  );
+  const [downloadOutcome, unpackOutcome] = await Promise.allSettled([download, unpacked]);
+  // The blob's own error first: a cut or corrupt download breaks the unpack too.
+  if (downloadOutcome.status === 'rejected') throw downloadOutcome.reason;
+  if (unpackOutcome.status === 'rejected') throw unpackOutcome.reason;
+  return { received: downloadOutcome.value, result: unpackOutcome.value };
+}
+
+/**
+ * Writes one blob into its ingest, resuming a partial download left by an
+ * earlier attempt, and passes every byte (those already on disk first) to
+ * the unpack's stream, at the pace the unpack reads. Returns the bytes that
+ * came over the network.
+ */
+async function downloadBlob(
+  deps: PullDeps,
+  ref: ImageReference,
+  blob: Descriptor,
+  ingest: Ingest,
+  feed: PassThrough,
+  { signal, progress, downloaded }: DownloadOptions,
+): Promise<number> {
+  const digest = blob.digest as Digest;
   let received = 0;
   try {
+    let body: AsyncIterable<Buffer> | Iterable<Buffer> = [];
     if (ingest.offset < blob.size) {
       const resumedFrom = ingest.offset;
       const answer = await deps.registry.fetchBlob(ref.registry, ref.repository, digest, { offset: ingest.offset, signal });
       if (answer.offset === 0 && ingest.offset > 0) ingest.reset();
       progress({ kind: 'download', digest, current: ingest.offset, total: blob.size, ...(resumedFrom > 0 && answer.offset > 0 ? { resumedFrom } : {}) });
-      for await (const chunk of answer.body as AsyncIterable<Buffer>) {
-        ingest.write(chunk);
-        received += chunk.length;
-        progress({ kind: 'download', digest, current: ingest.offset, total: blob.size });
-      }
+      body = answer.body as AsyncIterable<Buffer>;
     }
+    for await (const chunk of ingest.readWritten() as AsyncIterable<Buffer>) await feedChunk(feed, chunk);
+    for await (const chunk of body) {
+      ingest.write(chunk);
+      received += chunk.length;
+      progress({ kind: 'download', digest, current: ingest.offset, total: blob.size });
+      await feedChunk(feed, chunk);
+    }
+    feed.end();
     progress({ kind: 'verify', digest });
+    downloaded();
     await ingest.commit();
     return received;
   } catch (error) {
+    // The unpack sees a premature end; the pull reports this error.
+    feed.destroy();
     await ingest.abort();
     throw error;
   }
+}
+
+/** Writes to the unpack's stream, waiting while the unpack is behind; once it gave up, bytes are dropped. */
+async function feedChunk(feed: PassThrough, chunk: Buffer): Promise<void> {
+  if (feed.destroyed || feed.write(chunk)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      feed.off('drain', done);
+      feed.off('close', done);
+      resolve();
+    };
+    feed.on('drain', done);
+    feed.on('close', done);
+  });
 }
 
 /** Runs task(0..count-1) with at most `limit` at once; the first failure aborts the rest and is rethrown. */

@@ -1,7 +1,7 @@
 /** Layers: unpack (whiteouts, xattrs, devices), chain ids, and overlay mounts described as data. */
 export { chainId, chainIds } from './chain-id.js';
 export { unpackLayer, type UnpackOptions, type UnpackResult } from './unpack.js';
-export { createLayerStore, type LayerInfo, type LayerStore } from './layers.js';
+export { createLayerStore, type LayerInfo, type LayerStore, type LayerUnpackOptions } from './layers.js';
 export {
   describeRootfsMount,
   escapeOverlayPath,

@@ -7,8 +7,8 @@
  *   layers/.rm-<random>/           a layer being removed
  *
  * A layer is unpacked under a temporary name and renamed to its chain id only
- * after its diff id verified, so a directory under a chain id is always
- * complete. Temporary directories left by a killed process are swept.
+ * after its diff id verified (and whatever the caller checks in beforeCommit),
+ * so a directory under a chain id is always complete. Temporary directories left by a killed process are swept.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,12 +31,21 @@ export interface LayerStore {
    * expectedDiffId (INTEGRITY otherwise, and nothing left behind). When the
    * layer appeared meanwhile (another process), the new copy is discarded.
    */
-  unpackInto(chainId: Digest, input: Readable, expectedDiffId: Digest, options?: UnpackOptions): Promise<UnpackResult>;
+  unpackInto(chainId: Digest, input: Readable, expectedDiffId: Digest, options?: LayerUnpackOptions): Promise<UnpackResult>;
   /** Removes a layer; false when it was not there. */
   removeLayer(chainId: Digest): boolean;
   listLayers(): LayerInfo[];
   /** Removes temporary directories whose owner process is gone; returns how many. */
   sweep(): number;
+}
+
+export interface LayerUnpackOptions extends UnpackOptions {
+  /**
+   * Awaited after the diff id verified and before the layer gets its final
+   * name; a rejection discards the layer. A pull that unpacks a blob while it
+   * downloads waits here for the blob's own digest.
+   */
+  beforeCommit?(): Promise<void>;
 }
 
 const OWNER_FILE = 'owner';
@@ -86,17 +95,19 @@ export function createLayerStore(paths: Pick<EnginePaths, 'layers'>): LayerStore
         swept = true;
         sweep();
       }
+      const { beforeCommit, ...unpackOptions } = options;
       const what = options.what ?? `layer ${expectedDiffId}`;
       const tmp = path.join(root, `.tmp-${randomBytes(8).toString('hex')}`);
       fs.mkdirSync(tmp, 0o700);
       let done = false;
       try {
         fs.writeFileSync(path.join(tmp, OWNER_FILE), `${process.pid}\n`);
-        const result = await unpackLayer(input, path.join(tmp, 'diff'), { ...options, what });
+        const result = await unpackLayer(input, path.join(tmp, 'diff'), { ...unpackOptions, what });
         if (result.diffId !== expectedDiffId) {
           throw new EngineError('INTEGRITY', `${what}: diff id mismatch (got ${result.diffId}, expected ${expectedDiffId})`);
         }
         fs.writeFileSync(path.join(tmp, DIFF_ID_FILE), `${result.diffId}\n`);
+        await beforeCommit?.();
         // Lower dirs must be traversable by everyone; the layer's own root mode is on diff/.
         fs.chmodSync(tmp, 0o755);
         try {

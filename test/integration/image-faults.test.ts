@@ -317,6 +317,47 @@ test('kill -9 in the middle of a big download, then pull again: it resumes and c
   assert.equal((await runCliJson(root, ['check'])).healthy, true);
 });
 
+test('a layer is unpacked while its blob downloads, and gets its name only once both verified', { skip }, async (t) => {
+  const built = big.built!;
+  const layer = built.layers[0]!;
+  const root = createTempRoot('dctr-stream-');
+  const engine = createEngine({ root: root.root, runRoot: root.runRoot });
+  t.after(() => {
+    fault.setFaults([]);
+    engine.close();
+    root.dispose();
+  });
+  fault.setFaults([{ match: layer.digest, fault: { kind: 'slow', bytesPerSecond: 8 * 1024 * 1024 } }]);
+  const events: Array<{ kind: string; digest?: string }> = [];
+  const pulling = engine.pull(`${fault.host}/didactic/big:latest`, { onProgress: (event) => events.push(event) });
+  let settled = false;
+  pulling.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  const layersDir = path.join(root.root, 'layers');
+  const partial = path.join(root.root, 'content/ingest', layer.digest.slice(7), 'data');
+  const [finalDir] = layerDirsOf(root, [layer.diffId]);
+  let overlapped = false;
+  while (!settled && !overlapped) {
+    const unpacking = (fs.existsSync(layersDir) ? fs.readdirSync(layersDir) : []).filter((name) => name.startsWith('.tmp-') && fs.existsSync(path.join(layersDir, name, 'diff/big.bin')));
+    // Seen in this order: the unpack had written the first file while the blob was still partial.
+    if (unpacking.length > 0 && fs.existsSync(partial) && fs.statSync(partial).size < layer.size) {
+      overlapped = true;
+      assert.equal(fs.existsSync(finalDir!), false, 'no final layer directory before the blob verified');
+    }
+    await sleep(20);
+  }
+  await pulling;
+  assert.ok(overlapped, 'the unpack began before the download ended');
+  assert.equal(fs.statSync(path.join(finalDir!, 'big.bin')).size, 20 * 1024 * 1024);
+  // Per layer the events still read download, verify, extract, done.
+  const kinds = events.filter((e) => e.digest === layer.digest).map((e) => e.kind).filter((kind, i, all) => kind !== all[i - 1]);
+  assert.deepEqual(kinds.slice(-3), ['verify', 'extract', 'layer-done']);
+  assert.deepEqual(kinds.slice(0, 1), ['download']);
+  assert.deepEqual(fs.readdirSync(layersDir).filter((name) => name.startsWith('.')), []);
+});
+
 test('hostile layers are refused naming the entry, and nothing is written outside the store', { skip }, async () => {
   // All at once, each in its own root (they share nothing but the outside directory they aim at).
   const results = await Promise.allSettled(

@@ -241,6 +241,35 @@ test('a wrong expected diff id: INTEGRITY, and no layer dir appears', { skip }, 
   assert.deepEqual(fs.readdirSync(paths.layers), []);
 });
 
+test('layer store: beforeCommit runs after the diff id verified and a rejection leaves nothing', { skip }, async (t) => {
+  const { paths } = withRoot(t);
+  const layers = createLayerStore(paths);
+  const tar = buildTar(TOP);
+  const diffId = sha256Digest(tar);
+  const chainId = sha256Digest('chain');
+  const refused = new Error('the blob did not verify');
+  let seen: string[] = [];
+  await assert.rejects(
+    layers.unpackInto(chainId, Readable.from([zlib.gzipSync(tar)]), diffId, {
+      beforeCommit: async () => {
+        // Unpacked and verified, still under its temporary name.
+        seen = fs.readdirSync(paths.layers);
+        throw refused;
+      },
+    }),
+    (e) => e === refused,
+  );
+  assert.equal(seen.length, 1);
+  assert.match(seen[0]!, /^\.tmp-/);
+  assert.equal(layers.hasLayer(chainId), false);
+  assert.deepEqual(fs.readdirSync(paths.layers), []);
+
+  let called = 0;
+  await layers.unpackInto(chainId, Readable.from([zlib.gzipSync(tar)]), diffId, { beforeCommit: async () => void called++ });
+  assert.equal(called, 1);
+  assert.ok(layers.hasLayer(chainId));
+});
+
 test('layer store: concurrent unpacks of one layer both succeed; stale temp dirs are swept', { skip }, async (t) => {
   const { paths } = withRoot(t);
   const tar = buildTar(BASE);
