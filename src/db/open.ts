@@ -105,11 +105,31 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database 
   if (!options.readonly) {
     db.pragma('synchronous = NORMAL');
     if (schemaVersion(db) !== latestVersion(MIGRATIONS)) {
-      db.pragma('journal_mode = WAL');
+      enableWal(db, options.busyTimeoutMs ?? 10_000);
       migrate(db, MIGRATIONS);
     }
   }
   return db;
+}
+
+/**
+ * PRAGMA journal_mode=WAL needs the database to itself for a moment. When
+ * many processes open a new database at once, one of them converting or
+ * migrating it can make SQLite answer SQLITE_BUSY at once, without calling
+ * the busy handler (seen in the 20-writer test under load): so try again,
+ * with a growing pause, until the busy timeout.
+ */
+function enableWal(db: Database, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() + pause > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause);
+    }
+  }
 }
 
 function latestVersion(migrations: readonly Migration[]): number {
