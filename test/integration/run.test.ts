@@ -75,15 +75,15 @@ function assertClean(id: string, removed: boolean): void {
 
 /** The pid of the launcher running container `id` (its --join-cgroup arguments name the container's groups). */
 function findLauncher(id: string): number {
+  // By the executable the kernel ran, so that a build/ reached through a symlink is found too.
+  const launcher = fs.realpathSync(path.join(import.meta.dirname, '../../../build/Release/didactic-launcher'));
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let cmdline: string;
     try {
-      cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (fs.readlinkSync(`/proc/${entry}/exe`) === launcher && fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(id)) return Number(entry);
     } catch {
-      continue;
+      // gone, or not ours to read
     }
-    if (cmdline.startsWith(fs.realpathSync(path.join(import.meta.dirname, '../../../build/Release/didactic-launcher'))) && cmdline.includes(id)) return Number(entry);
   }
   throw new Error(`no launcher for ${id}`);
 }
