@@ -23,6 +23,7 @@ import { EngineError, shortId } from '../common/index.js';
 import { containers, type ContainerRecord } from '../db/index.js';
 import { createCgroupManager, DEFAULT_CGROUP_PARENT, readExitFile, readStartFile } from '../runtime/index.js';
 import { isMonitorAlive, readMonitorPid } from '../sys/index.js';
+import { cleanupSteps, releaseCgroup } from './cleanup-steps.js';
 import { bundlePaths, removeBundle, removeEmptyCgroups, unmountBelow, type BundlePaths } from './container-fs.js';
 import { startLockHolder } from './container-lock.js';
 import { detachNetworks } from './network.js';
@@ -209,20 +210,9 @@ async function settle(state: EngineState, record: ContainerRecord, ending: Endin
  */
 export async function releaseContainer(state: EngineState, id: string): Promise<void> {
   const explainer = state.explainer;
-  const problems: unknown[] = [];
-  const attempt = async (step: () => unknown) => {
-    try {
-      await step();
-    } catch (error) {
-      problems.push(error);
-    }
-  };
-  const cgroup = createCgroupManager({ name: id, explainer });
-  await attempt(async () => {
-    if ((await cgroup.pids().catch(() => [])).length > 0) await cgroup.kill();
-  });
-  await attempt(() => cgroup.destroy());
-  await attempt(() => cgroup.removeParentIfEmpty());
+  const steps = cleanupSteps();
+  const { attempt, problems } = steps;
+  await releaseCgroup(createCgroupManager({ name: id, explainer }), steps);
   await attempt(() => removeEmptyCgroups(DEFAULT_CGROUP_PARENT, id, explainer));
   await attempt(async () => {
     const report = await detachNetworks(state, id);

@@ -43,6 +43,7 @@ import {
   type BundlePaths,
 } from './container-fs.js';
 import { networkFlagsOf, parseDnsServers, publishedPorts, requestedOptions } from './container-options.js';
+import { cleanupSteps, releaseCgroup } from './cleanup-steps.js';
 import { createOciRuntime, startHook } from './container-runtime.js';
 import { connectContainer, detachNetworks, pinContainerNetns, planRunNetwork, refreshContainerHosts } from './network.js';
 import { resolveImage } from './resolve-image.js';
@@ -347,28 +348,15 @@ async function cleanUp(
   explainer: Explainer,
 ): Promise<void> {
   const { cgroup, deleteFromRuntime } = owned;
-  const problems: unknown[] = [];
-  const attempt = async (step: () => unknown) => {
-    try {
-      await step();
-    } catch (error) {
-      problems.push(error);
-    }
-  };
+  const steps = cleanupSteps();
+  const { attempt, problems } = steps;
   if (deleteFromRuntime !== undefined) await attempt(deleteFromRuntime);
   // The root's detach runs on a worker thread, and CNI DEL (for every network the
   // container joined, also after a failed join: DEL is idempotent) in the plugins'
   // processes, while the cgroup and bundle steps run here.
   const unmounted = attempt(() => unmountBelowAsync(bundle.rootfs, explainer));
   const detached = attempt(owned.detachNetworks);
-  if (cgroup !== undefined) {
-    const group = cgroup;
-    await attempt(async () => {
-      if ((await group.pids().catch(() => [])).length > 0) await group.kill();
-    });
-    await attempt(() => group.destroy());
-    await attempt(() => group.removeParentIfEmpty());
-  }
+  if (cgroup !== undefined) await releaseCgroup(cgroup, steps);
   if (owned.sweepCgroups) await attempt(() => removeEmptyCgroups(DEFAULT_CGROUP_PARENT, id, explainer));
   await unmounted;
   // Before the bundle goes: DEL rewrites the hosts file in it.
