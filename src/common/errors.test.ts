@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EngineError, ERROR_CODES, describeCauses, exitStatusFor, httpStatusFor, isEngineError, toEngineError } from './errors.js';
+import { EngineError, ERROR_CODES, describeCauses, exitStatusFor, findCause, httpStatusFor, isEngineError, toEngineError } from './errors.js';
 
 test('every code maps to an HTTP status and engine errors exit 125', () => {
   for (const code of ERROR_CODES) {
@@ -32,4 +32,16 @@ test('toEngineError keeps engine errors and wraps others as the cause', () => {
 test('a structured cause is shown as data, not as [object Object]', () => {
   const error = new EngineError('UNAVAILABLE', 'pull x: registry error 500', { cause: { status: 500, registryErrors: [{ code: 'UNKNOWN' }] } });
   assert.deepEqual(describeCauses(error), ['pull x: registry error 500', '{"status":500,"registryErrors":[{"code":"UNKNOWN"}]}']);
+});
+
+test('findCause finds the first matching error along the cause chain, and gives up after eight', () => {
+  const inner = Object.assign(new Error('inner'), { code: 'ENODEV' });
+  const outer = new Error('outer', { cause: new Error('middle', { cause: inner }) });
+  assert.equal(findCause(outer, (e) => (e as NodeJS.ErrnoException).code === 'ENODEV'), inner);
+  assert.equal(findCause(outer, (e) => e.message === 'outer'), outer);
+  assert.equal(findCause(outer, (e) => e.message === 'nowhere'), undefined);
+  assert.equal(findCause('not an error', () => true), undefined);
+  let deep: Error = new Error('deepest');
+  for (let i = 0; i < 8; i++) deep = new Error(`level ${i}`, { cause: deep });
+  assert.equal(findCause(deep, (e) => e.message === 'deepest'), undefined);
 });

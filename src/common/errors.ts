@@ -94,6 +94,16 @@ export function toEngineError(error: unknown, message: string, code: ErrorCode =
   return new EngineError(code, message, { cause: error });
 }
 
+/** The first of an error and its causes (outermost first, at most eight deep) that `match` accepts. */
+export function findCause<T extends Error>(error: unknown, match: (cause: Error) => cause is T): T | undefined;
+export function findCause(error: unknown, match: (cause: Error) => boolean): Error | undefined;
+export function findCause(error: unknown, match: (cause: Error) => boolean): Error | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (match(e)) return e;
+  }
+  return undefined;
+}
+
 /** The chain of messages from an error and its causes, outermost first. */
 export function describeCauses(error: unknown): string[] {
   const out: string[] = [];

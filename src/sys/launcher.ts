@@ -34,7 +34,7 @@ import fs from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable, Stream, Writable } from 'node:stream';
 import util from 'node:util';
-import { EngineError, silentExplainer, type ErrorCode, type Explainer } from '../common/index.js';
+import { EngineError, findCause, silentExplainer, type ErrorCode, type Explainer } from '../common/index.js';
 import { nativeBinaryPath, spawnWithChannels, waitChildExit, type SpawnedWithChannels } from './native.js';
 import { fdLineReader, forwardExplainLines, lineReader, type LineReader } from './line-protocol.js';
 
@@ -115,10 +115,7 @@ export class LaunchFailure extends Error {
 
 /** The LaunchFailure behind an error from launchContainer, if there is one. */
 export function launchFailureOf(error: unknown): LaunchFailure | undefined {
-  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    if (e instanceof LaunchFailure) return e;
-  }
-  return undefined;
+  return findCause(error, (cause): cause is LaunchFailure => cause instanceof LaunchFailure);
 }
 
 /** Docker's statuses for a command that cannot run: 127 not found, 126 not invokable; undefined otherwise. */
@@ -346,12 +343,21 @@ export async function prepareLaunch(options: LaunchContainerOptions = {}): Promi
 }
 
 /** The helper's NET line: the pid holding the new network namespace. */
-async function readNetLine(launcher: LauncherProcess): Promise<number> {
+function readNetLine(launcher: LauncherProcess): Promise<number> {
+  return readPidLine(launcher, 'NET', 'making the network namespace');
+}
+
+/**
+ * The next line, which must be `<prefix> <pid>`: its pid. An ERR line instead
+ * rejects with the launcher's error, anything else as an internal one; both
+ * once the launcher has exited, so that nothing of it is left running.
+ */
+async function readPidLine(launcher: LauncherProcess, prefix: 'NET' | 'PID', before: string): Promise<number> {
   const line = await launcher.lines.next();
-  if (line?.startsWith('NET ')) return Number(line.slice(4));
-  if (line?.startsWith('ERR ')) throw launchError(line);
+  if (line?.startsWith(`${prefix} `)) return Number(line.slice(prefix.length + 1));
   const { status } = await launcher.exited;
-  throw new EngineError('INTERNAL', `start container: the launcher exited with status ${status} before making the network namespace`);
+  if (line?.startsWith('ERR ')) throw launchError(line);
+  throw new EngineError('INTERNAL', `start container: the launcher exited with status ${status} before ${before}`);
 }
 
 /** The launcher's side of the protocol after the plan was sent: PID, onPid, GO, then EOF or ERR. */
@@ -361,13 +367,7 @@ async function followLaunch(launcher: LauncherProcess, onPid: LaunchContainerOpt
     await exited;
     throw error;
   };
-  const first = await lines.next();
-  if (first === null || !first.startsWith('PID ')) {
-    if (first?.startsWith('ERR ')) return failed(launchError(first));
-    const { status } = await exited;
-    throw new EngineError('INTERNAL', `start container: the launcher exited with status ${status} before reporting a pid`);
-  }
-  const pid = Number(first.slice(4));
+  const pid = await readPidLine(launcher, 'PID', 'reporting a pid');
   const kill = (signal: NodeJS.Signals = 'SIGTERM') => {
     if (launcher.hasExited()) return;
     if (signal !== 'SIGKILL' && signal !== 'SIGSTOP') {

@@ -4,7 +4,7 @@
  * manager on pure cgroup v2 machines.
  */
 import path from 'node:path';
-import { EngineError, type Explainer } from '../../common/index.js';
+import { EngineError, findCause, type Explainer } from '../../common/index.js';
 import { DEFAULT_CGROUP_ROOT, detectCgroupLayout } from './detect.js';
 import type { CgroupLayout, CgroupManager, CgroupReport, CgroupResources } from './types.js';
 import { V1CgroupManager } from './v1.js';
@@ -51,16 +51,10 @@ export async function createContainerCgroup(cgroup: CgroupManager, resources: Cg
     try {
       return await cgroup.create(resources);
     } catch (error) {
-      if (attempt >= 3 || !hasErrnoCode(error, ['ENOENT', 'ENODEV'])) throw error;
+      const code = (cause: Error) => (cause as NodeJS.ErrnoException).code;
+      if (attempt >= 3 || findCause(error, (cause) => code(cause) === 'ENOENT' || code(cause) === 'ENODEV') === undefined) throw error;
     }
   }
-}
-
-function hasErrnoCode(error: unknown, codes: readonly string[]): boolean {
-  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    if (codes.includes((e as NodeJS.ErrnoException).code ?? '')) return true;
-  }
-  return false;
 }
 
 export function createCgroupManager(options: CreateCgroupManagerOptions): CgroupManagerWithParent {
