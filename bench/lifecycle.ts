@@ -31,6 +31,7 @@ import {
   cleanUp,
   DOCKER,
   firstLine,
+  flag,
   gitState,
   hostBefore,
   lastLines,
@@ -51,10 +52,6 @@ import {
 } from './peers.js';
 
 const argv = process.argv.slice(2);
-function flag(name: string): string | undefined {
-  const at = argv.indexOf(name);
-  return at >= 0 ? argv[at + 1] : undefined;
-}
 function count(name: string, fallback: number): number {
   return Math.max(1, Number(flag(name) ?? fallback) || fallback);
 }

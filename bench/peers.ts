@@ -48,6 +48,12 @@ export function lastLines(text: string, count = 3): string {
   return text.trim().split('\n').slice(-count).join(' | ') || '(no output)';
 }
 
+/** The value after `name` among the bench's arguments, if it was given. */
+export function flag(name: string): string | undefined {
+  const at = process.argv.indexOf(name, 2);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
 export function which(command: string): boolean {
   return run('sh', ['-c', `command -v ${command}`]).status === 0;
 }

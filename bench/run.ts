@@ -30,6 +30,7 @@ import {
   cleanUp,
   DOCKER,
   firstLine,
+  flag,
   gitState,
   hardLimit,
   hostBefore,
@@ -54,10 +55,6 @@ import {
 // ---------------------------------------------------------------- arguments
 
 const argv = process.argv.slice(2);
-function flag(name: string): string | undefined {
-  const at = argv.indexOf(name);
-  return at >= 0 ? argv[at + 1] : undefined;
-}
 const iterations = Math.max(1, Number(flag('--iterations') ?? 20) || 20);
 const live = argv.includes('--live');
 /** Our CLI: a snapshot of the build (see snapshotBuild), or the tree itself with --live. */

@@ -47,6 +47,18 @@ function cli(bin: string, args: string[], options: { uid?: number } = {}) {
   return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** Runs `fn` with a copy of the CLI whose `version` has run once: that run's result and its cache file. */
+function withVersionCache(fn: (copy: ReturnType<typeof copyOfCli>, expected: ReturnType<typeof cli>, file: string) => void): void {
+  const copy = copyOfCli();
+  try {
+    const expected = cli(copy.bin, ['version']);
+    assert.equal(expected.status, 0, expected.stderr);
+    fn(copy, expected, path.join(copy.cacheDir, 'version.bin'));
+  } finally {
+    copy.cleanup();
+  }
+}
+
 /** A cache file: its header line names the bundle and the CRC-32 of the bytecode after it. */
 function readCacheFile(file: string): { header: string; bytecode: Buffer; intact: boolean } {
   const data = fs.readFileSync(file);
@@ -126,11 +138,7 @@ test('a command that reaches a registry (undici, loaded on the first request) ru
 });
 
 test('a damaged or truncated cache is ignored and replaced, the command unaffected', { skip }, () => {
-  const copy = copyOfCli();
-  try {
-    const expected = cli(copy.bin, ['version']);
-    assert.equal(expected.status, 0, expected.stderr);
-    const file = path.join(copy.cacheDir, 'version.bin');
+  withVersionCache((copy, expected, file) => {
     const good = fs.readFileSync(file);
     const headerEnd = good.indexOf(10) + 1;
 
@@ -156,17 +164,11 @@ test('a damaged or truncated cache is ignored and replaced, the command unaffect
       assert.ok(replaced.intact, `with ${what}: the cache was not replaced by an intact one`);
       assert.notDeepEqual(fs.readFileSync(file), damaged);
     }
-  } finally {
-    copy.cleanup();
-  }
+  });
 });
 
 test('a cache file others can write, or a symlink in its place, is not run: it is replaced', { skip }, () => {
-  const copy = copyOfCli();
-  try {
-    const expected = cli(copy.bin, ['version']);
-    assert.equal(expected.status, 0, expected.stderr);
-    const file = path.join(copy.cacheDir, 'version.bin');
+  withVersionCache((copy, expected, file) => {
     const inode = () => fs.lstatSync(file).ino;
     // An intact cache, but writable by the group: it could have been changed by someone else.
     fs.chmodSync(file, 0o664);
@@ -180,9 +182,7 @@ test('a cache file others can write, or a symlink in its place, is not run: it i
     fs.symlinkSync(elsewhere, file);
     assert.deepEqual(cli(copy.bin, ['version']), expected);
     assert.equal(fs.lstatSync(file).isSymbolicLink(), false, 'the symlink was followed instead of replaced');
-  } finally {
-    copy.cleanup();
-  }
+  });
 });
 
 test('a user who cannot write beside the bundle runs without a cache', { skip: skip || (process.getuid?.() !== 0 ? 'needs root (runs the CLI as nobody)' : false) }, () => {
